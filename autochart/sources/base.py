@@ -61,11 +61,11 @@ class RetryPolicy:
     retries: int = 3
     base_delay: float = 1.0
     max_delay: float = 30.0
-    max_total: float = 120.0  # never wait longer than this in all
+    max_total: float = 120.0  # never wait longer than this in all, whatever Retry-After says
 
     def pause(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(retry_after, self.max_delay)
+        if retry_after is not None:  # the server knows best; max_total still bounds the wait
+            return retry_after
         backoff = self.base_delay * (2 ** attempt)
         return min(backoff * (0.5 + random.random() / 2), self.max_delay)  # jitter: spread retries
 
