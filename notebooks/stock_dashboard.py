@@ -50,6 +50,7 @@ http_retries: int = 3  # retries after a 429, 5xx or timeout, with growing pause
 # The same validation the runner does, so a value edited here by hand gets the same clear message.
 
 # %%
+# %matplotlib inline
 from autochart import charts, config, facts, frames, sources
 
 params = config.from_notebook(globals())
