@@ -61,6 +61,7 @@ def setup_logging(quiet: bool = False) -> None:
                                            "%Y-%m-%dT%H:%M:%SZ"))
     handler.formatter.converter = time.gmtime
     handler.set_name(LOG_HANDLER_NAME)
+    handler.setLevel(logging.WARNING if quiet else logging.INFO)  # run.log still gets INFO
     root = logging.getLogger()
     # Replace only our own handler, so calling main() twice in one process logs each line once.
     root.handlers[:] = [h for h in root.handlers if h.get_name() != LOG_HANDLER_NAME] + [handler]

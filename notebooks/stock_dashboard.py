@@ -50,7 +50,8 @@ http_retries: int = 3  # retries after a 429, 5xx or timeout, with growing pause
 # The same validation the runner does, so a value edited here by hand gets the same clear message.
 
 # %%
-# %matplotlib inline
+from IPython.display import Image
+
 from autochart import charts, config, facts, frames, sources
 
 params = config.from_notebook(globals())
@@ -84,8 +85,7 @@ closes.tail()
 # %%
 fig, ax = charts.new_figure()
 charts.boxplot(closes, ax, price=charted_price)
-charts.save(fig, "boxplot.png", dpi=params.dpi)
-fig
+Image(charts.save(fig, "boxplot.png", dpi=params.dpi))  # show the PNG exactly as saved
 
 # %% [markdown]
 # ## 4. Price over time
@@ -94,8 +94,7 @@ fig
 for ticker in params.charted_scatter_tickers:
     fig, ax = charts.new_figure()
     charts.scatter(closes, ax, ticker, price=charted_price)
-    charts.save(fig, f"scatter_{ticker}.png", dpi=params.dpi)
-    display(fig)  # noqa: F821 - IPython's display
+    display(Image(charts.save(fig, f"scatter_{ticker}.png", dpi=params.dpi)))  # noqa: F821
 
 # %% [markdown]
 # ## 5. Histogram of closes
@@ -103,8 +102,7 @@ for ticker in params.charted_scatter_tickers:
 # %%
 fig, ax = charts.new_figure()
 charts.histogram(closes, ax, bins=params.bins, price=charted_price)
-charts.save(fig, "histogram.png", dpi=params.dpi)
-fig
+Image(charts.save(fig, "histogram.png", dpi=params.dpi))
 
 # %% [markdown]
 # ## 6. The 2x2 dashboard
@@ -112,13 +110,12 @@ fig
 # %%
 fig = charts.dashboard(closes, scatter_tickers=params.charted_scatter_tickers, bins=params.bins,
                        price=charted_price, figsize=params.figsize, title=params.title)
-charts.save(fig, "dashboard.png", dpi=params.dpi)
-fig
+Image(charts.save(fig, "dashboard.png", dpi=params.dpi))
 
 # %% [markdown]
 # ## 7. Save the data behind the charts
 # `closes.csv` is exactly what was charted; `facts.json` tells the runner what this run saw.
 
 # %%
-closes.to_csv("closes.csv")
 facts.write(facts.FACTS_FILE, facts.collect(params, prices, closes, charted_price))
+closes.to_csv("closes.csv")
