@@ -55,6 +55,10 @@ class Params:
     run_timeout: int = 900
     http_timeout: float = 30.0
     http_retries: int = 3
+    schedule: str = "0 7 * * *"
+    schedule_timezone: str | None = None
+    keep_runs: int | None = 60
+    keep_days: int | None = None
 
     @property
     def charted_scatter_tickers(self) -> list[str]:
@@ -205,6 +209,22 @@ def _figsize(value: Any, key: str) -> list[float]:
     return [float(v) for v in value]
 
 
+def _optional_positive_int(value: Any, key: str) -> int | None:
+    return None if value is None else _positive_int(value, key)
+
+
+def _cron_expression(value: Any, key: str) -> str:
+    from . import cron  # late import, like sources
+
+    return cron.check(_string(value, key), key)
+
+
+def _timezone(value: Any, key: str) -> str | None:
+    from . import cron
+
+    return None if value is None else cron.check_timezone(_string(value, key), key)
+
+
 def _base_url(value: Any, key: str) -> str | None:
     if value is None:
         return None
@@ -236,6 +256,10 @@ VALIDATORS: dict[str, Callable[[Any, str], Any]] = {
     "run_timeout": _positive_int,
     "http_timeout": _positive_number,
     "http_retries": _non_negative_int,
+    "schedule": _cron_expression,
+    "schedule_timezone": _timezone,
+    "keep_runs": _optional_positive_int,
+    "keep_days": _optional_positive_int,
 }
 assert set(VALIDATORS) == set(PARAMETER_NAMES), "every parameter needs a validator"
 
