@@ -5,7 +5,7 @@ every other line is kept byte for byte, installing again replaces the block (so 
 one), and ``remove`` takes out only the block for this params file::
 
     # autochart begin /srv/autochart/params.yaml
-    # managed by `run_notebook.py schedule`: edit params.yaml, then run `schedule install` again
+    # managed by autochart: edit params.yaml, then run `schedule install` again
     0 7 * * * cd /srv/autochart && mkdir -p /srv/autochart/outputs/logs && \
 /srv/autochart/.venv/bin/python /srv/autochart/run_notebook.py run --params \
 /srv/autochart/params.yaml >> /srv/autochart/outputs/logs/autochart.log 2>&1
@@ -36,8 +36,7 @@ log = logging.getLogger(__name__)
 CRONTAB = "crontab"
 SYSTEMCTL = "systemctl"
 DEFAULT_UNIT = "autochart"
-MANAGED_NOTE = ("# managed by `run_notebook.py schedule`: edit params.yaml, then run "
-                "`schedule install` again")
+MANAGED_NOTE = "# managed by autochart: edit params.yaml, then run `schedule install` again"
 
 
 # --- the job: what runs, from where, logging where --------------------------------------------
