@@ -158,10 +158,12 @@ def check_publish(ctx: Context) -> Check | None:
     return ok("publish", f"{folder} is writable")
 
 
-def s3_bucket_reachable(bucket: str, s3_client=None) -> tuple[bool, str]:
-    """A light check that the bucket answers to our credentials (``head_bucket``).
+def s3_bucket_reachable(bucket: str, prefix: str = "", s3_client=None) -> tuple[bool, str]:
+    """A light check that the bucket answers to our credentials: ``head_bucket``.
 
-    Kept small and separate, so the S3 publisher can supply a better one later.
+    A role limited to its prefix (deploy/ec2/iam-policy.json) may not HeadBucket; then listing
+    at most one key under the prefix proves the same. Small and separate, so the S3 publisher
+    can supply its own check later.
     """
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
@@ -169,24 +171,31 @@ def s3_bucket_reachable(bucket: str, s3_client=None) -> tuple[bool, str]:
     client = s3_client or boto3.client("s3")
     try:
         client.head_bucket(Bucket=bucket)
+        return True, f"bucket {bucket} reachable"
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "?")
-        return False, f"head_bucket {bucket}: {code}"
+        if code not in ("403", "AccessDenied") or not prefix:
+            return False, f"head_bucket {bucket}: {code}"
     except BotoCoreError as exc:
         return False, f"head_bucket {bucket}: {exc}"
-    return True, f"bucket {bucket} reachable"
+    try:
+        client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+    except (ClientError, BotoCoreError) as exc:
+        return False, f"list {bucket}/{prefix}: {exc}"
+    return True, f"bucket {bucket} reachable under {prefix} (listing; HeadBucket not allowed)"
 
 
 def check_s3(target: str, s3_client=None, session=None) -> Check:
     import boto3
 
-    bucket = target[len("s3://"):].split("/", 1)[0]
+    bucket, _, key_prefix = target[len("s3://"):].partition("/")
     credentials = (session or boto3.Session()).get_credentials()
     if credentials is None:
         return fail("publish", f"{target}: no AWS credentials found",
                     "on EC2 attach the instance role (deploy/README.md); elsewhere set "
                     "AWS_PROFILE or the AWS_* variables in .env")
-    reachable, detail = s3_bucket_reachable(bucket, s3_client)
+    prefix = key_prefix.strip("/") + "/" if key_prefix.strip("/") else ""
+    reachable, detail = s3_bucket_reachable(bucket, prefix, s3_client)
     if not reachable:
         return fail("publish", f"{target}: {detail} (credentials from {credentials.method})",
                     f"check the bucket name and that the role may s3:ListBucket on {bucket} "

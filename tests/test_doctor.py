@@ -135,3 +135,30 @@ def test_s3_check_without_credentials_points_to_the_instance_role(no_aws):
     result = doctor.check_s3("s3://charts/x")
     assert result.status == "fail"
     assert "no AWS credentials" in result.detail and "instance role" in result.fix
+
+
+class PrefixOnlyRole:
+    """The local S3 client as a role limited to a prefix sees it: HeadBucket is denied."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def head_bucket(self, **kwargs):
+        from botocore.exceptions import ClientError
+
+        raise ClientError({"Error": {"Code": "403", "Message": "Forbidden"}}, "HeadBucket")
+
+    def list_objects_v2(self, **kwargs):
+        assert kwargs["Prefix"] == "dashboards/" and kwargs["MaxKeys"] == 1
+        return self.client.list_objects_v2(**kwargs)
+
+
+def test_s3_check_falls_back_to_listing_the_prefix(s3_server):
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=s3_server)
+    client.create_bucket(Bucket="charts")
+    result = doctor.check_s3("s3://charts/dashboards", s3_client=PrefixOnlyRole(client))
+    assert result.status == "ok" and "under dashboards/" in result.detail
+    missing = doctor.check_s3("s3://gone/dashboards", s3_client=PrefixOnlyRole(client))
+    assert missing.status == "fail" and "NoSuchBucket" in missing.detail
