@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .exceptions import AlreadyRunningError
+from .exceptions import AlreadyRunningError, SetupError
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +24,12 @@ log = logging.getLogger(__name__)
 def hold(path: Path) -> Iterator[Path]:
     """Hold the lock at ``path`` during the ``with`` block; ``AlreadyRunningError`` if taken."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise SetupError(f"cannot open the run lock {path}: {exc}; make output_dir a folder "
+                         f"this user can write") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

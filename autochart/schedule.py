@@ -216,6 +216,9 @@ class CrontabTarget:
         report = [f"installed in the crontab of {_user()}:", f"  {cron_line(job)}",
                   f"log: {job.log_file}"]
         report += next_runs_report(job.schedule, job.timezone)
+        report += [f"note: this line of your crontab also runs the runner; if it is an older "
+                   f"copy of this job, delete it with `crontab -e`: {line}"
+                   for line in other_runner_lines(text, job.params_file)]
         if not cron_daemon_running():
             report.append("warning: no cron daemon is running, so nothing will run: start it "
                           "(Debian/Ubuntu: sudo systemctl enable --now cron)")
@@ -252,6 +255,13 @@ class CrontabTarget:
         write_crontab(rest, self.crontab)
         log.info("removed the crontab entry for %s", params_file)
         return [f"removed from the crontab of {_user()}:"] + [f"  {line}" for line in ours]
+
+
+def other_runner_lines(text: str, params_file: Path) -> list[str]:
+    """Active lines outside our block that run a ``run_notebook.py`` (say, the tutorial's)."""
+    rest, _ = split_crontab(text, params_file)
+    return [line for line in rest.splitlines()
+            if "run_notebook.py" in line and not line.lstrip().startswith("#")]
 
 
 def next_runs_report(expression: str, timezone: str | None) -> list[str]:
@@ -291,8 +301,9 @@ def systemd_quote(word: str) -> str:
 def unit_files(job: Job, name: str = DEFAULT_UNIT) -> dict[str, str]:
     """``{file name: text}`` for the service and its timer."""
     logfile = str(job.log_file).replace("%", "%%")
+    params_file = str(job.params_file).replace("%", "%%")
     service = f"""[Unit]
-Description=autochart: run the stock dashboard notebook once ({job.params_file})
+Description=autochart: run the stock dashboard notebook once ({params_file})
 Wants=network-online.target
 After=network-online.target
 

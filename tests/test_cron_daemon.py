@@ -34,6 +34,7 @@ def cron_running() -> None:
 
 
 @pytest.mark.notebook
+@pytest.mark.cron
 def test_cron_fires_the_installed_entry_and_remove_keeps_other_lines(tmp_path, saved_crontab):
     cron_running()
     existing = (CASES / "BR-21" / "existing_crontab.txt").read_text()

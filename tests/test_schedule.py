@@ -128,6 +128,22 @@ def test_br21_with_the_real_crontab(tmp_path, saved_crontab, capsys):
     assert cli.main(["schedule", "show", "--params", str(params)]) == 8
 
 
+def test_install_points_at_an_older_unmarked_copy_of_the_job(tmp_path, saved_crontab, capsys):
+    tutorial = (BR21 / "job.cron").read_text()
+    schedule.write_crontab(tutorial)
+    assert cli.main(["schedule", "install", "--params", str(write_params(tmp_path))]) == 0
+    assert f"delete it with `crontab -e`: {tutorial.strip()}" in capsys.readouterr().out
+    assert schedule.read_crontab().startswith(tutorial)  # reported, never removed
+
+
+def test_unwritable_output_dir_is_a_setup_error_not_a_crash(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    params = write_params(tmp_path, output_dir=str(blocker / "out"))
+    assert cli.main(["run", "--params", str(params)]) == 8
+    assert "cannot open the run lock" in capsys.readouterr().err
+
+
 def test_other_params_files_keep_their_own_entries(tmp_path):
     a = br21_job(tmp_path / "a")
     b = br21_job(tmp_path / "b")
