@@ -1,7 +1,8 @@
-"""Command line: ``python run_notebook.py [run] [--params FILE] [-p KEY VALUE]... [--no-publish]``.
+"""Command line: ``python run_notebook.py [run] [--params FILE] [-p KEY VALUE]... [--no-publish]``,
+``... schedule install|show|remove [--systemd]`` and ``... doctor``.
 
-Parses arguments, loads parameters, sets up logging, calls the runner and maps every known error
-to its documented exit code (see ``exceptions.EXIT_CODES``). Tests call ``main([...])``.
+Parses arguments, loads parameters, sets up logging, calls one package function and maps every
+known error to its documented exit code (see ``exceptions.EXIT_CODES``). Tests call ``main([...])``.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -335,6 +336,9 @@ class SystemdTarget:
 
     def __init__(self, unit_dir: Path | None = None, name: str = DEFAULT_UNIT,
                  systemctl: str = SYSTEMCTL):
+        if not re.fullmatch(r"[A-Za-z0-9_.@-]+", name):
+            raise ParameterError([f"--name {name!r}: a unit name is letters, digits and _ . @ -"],
+                                 source="command line")
         self.manage = unit_dir is None
         self.unit_dir = Path(unit_dir) if unit_dir else default_unit_dir()
         self.name = name
@@ -352,7 +356,12 @@ class SystemdTarget:
             written.append(path)
         report = ["wrote " + ", ".join(map(str, written)), f"log: {job.log_file}"]
         enable = [["daemon-reload"], ["enable", "--now", f"{self.name}.timer"]]
-        report += self._systemctl(enable, written)
+        try:
+            report += self._systemctl(enable, written)
+        except SetupError as exc:
+            for path in written:  # leave nothing half-installed
+                path.unlink(missing_ok=True)
+            raise SetupError(f"{exc} (the unit files were removed again)") from None
         return report + next_runs_report(job.schedule, job.timezone)
 
     def show(self, job: Job) -> tuple[bool, list[str]]:

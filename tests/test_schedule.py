@@ -278,3 +278,20 @@ def test_oncalendar_fires_when_cron_would(expression, timezone):
         for stamp in re.findall(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC", done.stdout):
             found.add(dt.datetime.fromisoformat(stamp).replace(tzinfo=dt.timezone.utc))
     assert sorted(found)[:3] == expected
+
+
+def test_autochart_console_script_has_the_same_verbs(tmp_path, saved_crontab):
+    import sys
+
+    script = Path(sys.executable).parent / "autochart"
+    if not script.exists():
+        pytest.skip("the package is not installed with its console script")
+    params = write_params(tmp_path)
+    shown = subprocess.run([str(script), "schedule", "show", "--params", str(params)],
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 8
+    assert f"for {params}" in shown.stdout and "no autochart entry in the crontab of" \
+        in shown.stdout
+    bad = subprocess.run([str(script), "schedule", "install", "--systemd", "--name", "a/b",
+                          "--params", str(params)], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--name 'a/b'" in bad.stderr
