@@ -137,7 +137,8 @@ def _tickers(value: Any, key: str) -> list[str]:
             )
         ticker = item.strip().upper()
         if not TICKER_PATTERN.match(ticker):
-            raise ValueError(f"{key}[{i}] {item!r} is not a ticker symbol (letters, digits, . - ^ =)")
+            raise ValueError(
+                f"{key}[{i}] {item!r} is not a ticker symbol (letters, digits, . - ^ =)")
         if ticker in clean:
             raise ValueError(f"{key}[{i}] {ticker} is listed twice")
         clean.append(ticker)
@@ -150,7 +151,8 @@ def _optional_tickers(value: Any, key: str) -> list[str] | None:
 
 def _positive_int(value: Any, key: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{key} must be a positive integer, got {value!r} ({type(value).__name__})")
+        raise ValueError(
+            f"{key} must be a positive integer, got {value!r} ({type(value).__name__})")
     return value
 
 
@@ -232,7 +234,8 @@ def _base_url(value: Any, key: str) -> str | None:
     if not re.match(r"^https?://[^/\s]+", url):
         raise ValueError(f"{key} must be an http(s) URL, got {value!r}")
     if SECRET_QUERY_PATTERN.search(url):
-        raise ValueError(f"{key} contains a token: remove it and set the environment variable instead")
+        raise ValueError(
+            f"{key} contains a token: remove it and set the environment variable instead")
     return url
 
 

@@ -4,6 +4,8 @@ The notebook runs in a child process (``autochart.execute``) on a kernel bound t
 the kernel name stored in the notebook may not exist under cron or in another venv, so each run
 writes a throwaway kernelspec pointing at ``sys.executable`` and passes its name explicitly.
 Publishing happens only after the notebook succeeded, so a failed run never replaces a good chart.
+A run holds ``<output_dir>/run.lock`` from start to end (``lock``), so two runs never overlap, and
+prunes old run folders when it is done (``retention``).
 """
 
 from __future__ import annotations
