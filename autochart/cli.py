@@ -1,7 +1,8 @@
-"""Command line: ``python run_notebook.py [run] [--params FILE] [-p KEY VALUE]... [--no-publish]``.
+"""Command line: ``python run_notebook.py [run] [--params FILE] [-p KEY VALUE]... [--no-publish]``,
+``... schedule install|show|remove [--systemd]`` and ``... doctor``.
 
-Parses arguments, loads parameters, sets up logging, calls the runner and maps every known error
-to its documented exit code (see ``exceptions.EXIT_CODES``). Tests call ``main([...])``.
+Parses arguments, loads parameters, sets up logging, calls one package function and maps every
+known error to its documented exit code (see ``exceptions.EXIT_CODES``). Tests call ``main([...])``.
 """
 
 from __future__ import annotations
@@ -12,39 +13,64 @@ import sys
 import time
 from pathlib import Path
 
-from . import config
-from .exceptions import EXIT_INTERNAL, AutochartError
+from . import config, envfile
+from .exceptions import EXIT_INTERNAL, AutochartError, SetupError
 from .paths import DEFAULT_PARAMS
 
 log = logging.getLogger("autochart.cli")
 
-COMMANDS = ("run",)
+COMMANDS = ("run", "schedule", "doctor")
 LOG_HANDLER_NAME = "autochart-cli"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run_notebook.py",
-        description="Fetch prices, execute the dashboard notebook with papermill, publish the chart.",
+        description="Fetch prices, execute the dashboard notebook with papermill, publish the "
+                    "chart; install its schedule; check the machine (doctor).",
         epilog="Exit codes: 0 ok, 1 internal error, 2 bad parameters, 3 data error, "
-               "4 notebook error, 5 timeout, 6 publish failed, 7 already running.",
+               "4 notebook error, 5 timeout, 6 publish failed, 7 already running, "
+               "8 setup problem.",
     )
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="run the notebook once (the default command)")
     add_run_arguments(run)
+    add_schedule_arguments(sub.add_parser(
+        "schedule", help="install, show or remove the crontab entry (or systemd timer)"))
+    doctor = sub.add_parser("doctor", help="check that unattended runs can work here")
+    add_common_arguments(doctor)
     return parser
 
 
-def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", type=Path, default=None, metavar="FILE",
                         help=f"parameters file (default: {DEFAULT_PARAMS.name} in the project)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+
+
+def add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=("install", "show", "remove"),
+                        help="install (or update) the entry for the params file, show it with "
+                             "its next run times, or remove it (other crontab lines are kept)")
+    add_common_arguments(parser)
+    parser.add_argument("--systemd", action="store_true",
+                        help="a systemd service + timer instead of a crontab entry")
+    parser.add_argument("--unit-dir", type=Path, default=None, metavar="DIR",
+                        help="with --systemd: write the unit files here and do not call "
+                             "systemctl (default: /etc/systemd/system for root, else "
+                             "~/.config/systemd/user, enabled with systemctl)")
+    parser.add_argument("--name", default="autochart",
+                        help="with --systemd: unit name (default: autochart)")
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    add_common_arguments(parser)
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
                         metavar=("KEY", "VALUE"), dest="overrides",
                         help="override one parameter; VALUE is read as YAML, e.g. "
                              "-p tickers '[JPM, BAC]'")
     parser.add_argument("--no-publish", action="store_true",
                         help="run everything but publishing the chart")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -89,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 def run_command(args: argparse.Namespace) -> int:
     from . import runner
 
+    envfile.load()
     params_file = args.params or (DEFAULT_PARAMS if DEFAULT_PARAMS.is_file() else None)
     params = config.load(params_file, args.overrides)
     result = runner.run(params, publish=not args.no_publish)
@@ -109,4 +136,32 @@ def _print_outputs(result) -> None:
         print(f"published:   {published.get('url') or published.get('page')}")
 
 
-COMMAND_HANDLERS = {"run": run_command}
+def schedule_command(args: argparse.Namespace) -> int:
+    from . import schedule
+
+    params_file = (args.params or DEFAULT_PARAMS).resolve()
+    target = (schedule.SystemdTarget(args.unit_dir, args.name) if args.systemd
+              else schedule.CrontabTarget())
+    if args.action == "remove":  # needs only the file's path: works even if params are broken
+        lines, code = target.remove(params_file), 0
+    else:
+        job = schedule.Job.from_params(params_file, config.load(params_file))
+        if args.action == "install":
+            lines, code = target.install(job), 0
+        else:
+            installed, lines = target.show(job)
+            code = 0 if installed else SetupError.exit_code
+    print("\n".join(lines))
+    return code
+
+
+def doctor_command(args: argparse.Namespace) -> int:
+    from . import doctor
+
+    envfile.load()
+    results = doctor.run_checks(args.params or DEFAULT_PARAMS)
+    print(doctor.render(results))
+    return SetupError.exit_code if doctor.failed(results) else 0
+
+
+COMMAND_HANDLERS = {"run": run_command, "schedule": schedule_command, "doctor": doctor_command}

@@ -55,6 +55,10 @@ class Params:
     run_timeout: int = 900
     http_timeout: float = 30.0
     http_retries: int = 3
+    schedule: str = "0 7 * * *"
+    schedule_timezone: str | None = None
+    keep_runs: int | None = 60
+    keep_days: int | None = None
 
     @property
     def charted_scatter_tickers(self) -> list[str]:
@@ -133,7 +137,8 @@ def _tickers(value: Any, key: str) -> list[str]:
             )
         ticker = item.strip().upper()
         if not TICKER_PATTERN.match(ticker):
-            raise ValueError(f"{key}[{i}] {item!r} is not a ticker symbol (letters, digits, . - ^ =)")
+            raise ValueError(
+                f"{key}[{i}] {item!r} is not a ticker symbol (letters, digits, . - ^ =)")
         if ticker in clean:
             raise ValueError(f"{key}[{i}] {ticker} is listed twice")
         clean.append(ticker)
@@ -146,7 +151,8 @@ def _optional_tickers(value: Any, key: str) -> list[str] | None:
 
 def _positive_int(value: Any, key: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{key} must be a positive integer, got {value!r} ({type(value).__name__})")
+        raise ValueError(
+            f"{key} must be a positive integer, got {value!r} ({type(value).__name__})")
     return value
 
 
@@ -205,6 +211,22 @@ def _figsize(value: Any, key: str) -> list[float]:
     return [float(v) for v in value]
 
 
+def _optional_positive_int(value: Any, key: str) -> int | None:
+    return None if value is None else _positive_int(value, key)
+
+
+def _cron_expression(value: Any, key: str) -> str:
+    from . import cron  # late import, like sources
+
+    return cron.check(_string(value, key), key)
+
+
+def _timezone(value: Any, key: str) -> str | None:
+    from . import cron
+
+    return None if value is None else cron.check_timezone(_string(value, key), key)
+
+
 def _base_url(value: Any, key: str) -> str | None:
     if value is None:
         return None
@@ -212,7 +234,8 @@ def _base_url(value: Any, key: str) -> str | None:
     if not re.match(r"^https?://[^/\s]+", url):
         raise ValueError(f"{key} must be an http(s) URL, got {value!r}")
     if SECRET_QUERY_PATTERN.search(url):
-        raise ValueError(f"{key} contains a token: remove it and set the environment variable instead")
+        raise ValueError(
+            f"{key} contains a token: remove it and set the environment variable instead")
     return url
 
 
@@ -236,6 +259,10 @@ VALIDATORS: dict[str, Callable[[Any, str], Any]] = {
     "run_timeout": _positive_int,
     "http_timeout": _positive_number,
     "http_retries": _non_negative_int,
+    "schedule": _cron_expression,
+    "schedule_timezone": _timezone,
+    "keep_runs": _optional_positive_int,
+    "keep_days": _optional_positive_int,
 }
 assert set(VALIDATORS) == set(PARAMETER_NAMES), "every parameter needs a validator"
 

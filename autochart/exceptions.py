@@ -133,6 +133,13 @@ class AlreadyRunningError(AutochartError):
     exit_code = 7
 
 
+class SetupError(AutochartError):
+    """The machine is not ready: no ``crontab``, a crontab we cannot safely edit, a failed
+    ``doctor`` check. The message says what to install or change."""
+
+    exit_code = 8
+
+
 # Exit codes, documented in the README; the CLI returns these.
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -145,6 +152,7 @@ EXIT_CODES = {
     "timeout": RunTimeoutError.exit_code,
     "publish failed": PublishError.exit_code,
     "already running": AlreadyRunningError.exit_code,
+    "setup problem": SetupError.exit_code,
 }
 
 

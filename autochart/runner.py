@@ -4,6 +4,8 @@ The notebook runs in a child process (``autochart.execute``) on a kernel bound t
 the kernel name stored in the notebook may not exist under cron or in another venv, so each run
 writes a throwaway kernelspec pointing at ``sys.executable`` and passes its name explicitly.
 Publishing happens only after the notebook succeeded, so a failed run never replaces a good chart.
+A run holds ``<output_dir>/run.lock`` from start to end (``lock``), so two runs never overlap, and
+prunes old run folders when it is done (``retention``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from . import __version__, config, facts
+from . import __version__, config, facts, lock, retention
 from .exceptions import (
     EXIT_OK,
     AutochartError,
@@ -30,7 +32,7 @@ from .exceptions import (
     RunTimeoutError,
     exit_code_for_ename,
 )
-from .paths import NOTEBOOK, PROJECT_ROOT, runs_dir
+from .paths import NOTEBOOK, PROJECT_ROOT, lock_file, runs_dir, schedule_log
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +80,21 @@ def new_run_dir(output_dir: Path, now: dt.datetime | None = None) -> Path:
 
 def run(params: config.Params, *, publish: bool = True, notebook: Path = NOTEBOOK,
         publisher=None) -> RunResult:
-    """Execute the notebook for ``params`` into a new run folder and publish on success."""
+    """Execute the notebook for ``params`` into a new run folder and publish on success.
+
+    The whole run holds the output folder's lock: a second run started meanwhile raises
+    ``AlreadyRunningError`` before it makes a run folder. Old run folders are pruned afterwards.
+    """
+    output_dir = Path(params.output_dir)
+    with lock.hold(lock_file(output_dir)):
+        retention.rotate_log(schedule_log(output_dir))
+        result = _run_locked(params, publish, notebook, publisher)
+        retention.prune(runs_dir(output_dir), params.keep_runs, params.keep_days,
+                        protect=(result.run_dir,))
+    return result
+
+
+def _run_locked(params, publish, notebook, publisher) -> RunResult:
     config.check_notebook(notebook)
     run_dir = new_run_dir(Path(params.output_dir))
     record = _initial_record(run_dir, params, notebook)

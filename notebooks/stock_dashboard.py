@@ -44,6 +44,10 @@ cell_timeout: int = 300  # seconds one cell may take (runner)
 run_timeout: int = 900  # seconds the whole run may take (runner)
 http_timeout: float = 30.0  # seconds to wait for one HTTP answer
 http_retries: int = 3  # retries after a 429, 5xx or timeout, with growing pauses
+schedule: str = "0 7 * * *"  # cron expression for schedule install (runner)
+schedule_timezone: str = None  # time zone of the schedule; None for the machine clock (runner)
+keep_runs: int = 60  # run folders kept, newest first; None for no limit (runner)
+keep_days: int = None  # days run folders are kept; None for no limit (runner)
 
 # %% [markdown]
 # ## Check the parameters
