@@ -11,7 +11,7 @@ import datetime as dt
 import time
 
 import pytest
-from schedule_helpers import (  # noqa: F401
+from .schedule_helpers import (  # noqa: F401
     CASES,
     IN_CI,
     need,

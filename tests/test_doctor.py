@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from schedule_helpers import write_params
+from .schedule_helpers import write_params
 
 from autochart import cli, doctor, envfile
 

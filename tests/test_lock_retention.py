@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from schedule_helpers import run_records, runner_argv, write_params
+from .schedule_helpers import run_records, runner_argv, write_params
 
 from autochart import config, lock, retention, runner
 from autochart.exceptions import AlreadyRunningError

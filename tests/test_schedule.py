@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from schedule_helpers import CASES, run_records, saved_crontab_fixture, write_params  # noqa: F401
+from .schedule_helpers import CASES, run_records, saved_crontab_fixture, write_params  # noqa: F401
 
 from autochart import cli, config, cron, schedule
 from autochart.exceptions import ParameterError, SetupError
