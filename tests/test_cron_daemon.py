@@ -11,6 +11,9 @@ import datetime as dt
 import time
 
 import pytest
+
+from autochart import cli, cron, schedule
+
 from .schedule_helpers import (  # noqa: F401
     CASES,
     IN_CI,
@@ -19,8 +22,6 @@ from .schedule_helpers import (  # noqa: F401
     saved_crontab_fixture,
     write_params,
 )
-
-from autochart import cli, cron, schedule
 
 RUN_GRACE_S = 100  # cron fires within seconds of the minute; the sample run takes ~15 s
 

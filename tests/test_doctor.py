@@ -9,9 +9,10 @@ import sys
 import time
 
 import pytest
-from .schedule_helpers import write_params
 
 from autochart import cli, doctor, envfile
+
+from .schedule_helpers import write_params
 
 FAKE_TOKEN = "pk_TEST_fake_token_0000"
 

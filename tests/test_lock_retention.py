@@ -12,10 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
-from .schedule_helpers import run_records, runner_argv, write_params
 
 from autochart import config, lock, retention, runner
 from autochart.exceptions import AlreadyRunningError
+
+from .schedule_helpers import run_records, runner_argv, write_params
 
 NOW = dt.datetime(2026, 12, 3, 12, 0, tzinfo=dt.timezone.utc)
 

@@ -11,10 +11,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from .schedule_helpers import CASES, run_records, saved_crontab_fixture, write_params  # noqa: F401
 
 from autochart import cli, config, cron, schedule
 from autochart.exceptions import ParameterError, SetupError
+
+from .schedule_helpers import CASES, run_records, saved_crontab_fixture, write_params  # noqa: F401
 
 BR21 = CASES / "BR-21"
 
