@@ -30,6 +30,7 @@ SECRET_KEY_PATTERN = re.compile(
 SECRET_QUERY_PATTERN = re.compile(r"[?&](token|apikey|api_key|access_key)=", re.IGNORECASE)
 TICKER_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9.\-=^]{0,19}$")
 PRICE_CHOICES = ("adjusted", "close")
+ON_MISSING_CHOICES = ("fail", "warn")
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,11 @@ class Params:
     run_timeout: int = 900
     http_timeout: float = 30.0
     http_retries: int = 3
+    store: str | None = "prices.sqlite"
+    on_missing: str = "fail"
+    stale_after_days: int | None = 3
+    stale_is_error: bool = False
+    split_threshold: float | None = 0.4
 
     @property
     def charted_scatter_tickers(self) -> list[str]:
@@ -189,6 +195,36 @@ def _price(value: Any, key: str) -> str:
     return value
 
 
+def _on_missing(value: Any, key: str) -> str:
+    if value not in ON_MISSING_CHOICES:
+        raise ValueError(f"{key} must be one of {', '.join(ON_MISSING_CHOICES)}, got {value!r}")
+    return value
+
+
+def _optional_non_negative_int(value: Any, key: str) -> int | None:
+    return None if value is None else _non_negative_int(value, key)
+
+
+def _optional_positive_number(value: Any, key: str) -> float | None:
+    return None if value is None else _positive_number(value, key)
+
+
+def _bool(value: Any, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{key} must be true or false, got {value!r} ({type(value).__name__})")
+    return value
+
+
+def _store(value: Any, key: str) -> str | None:
+    if value is None:
+        return None
+    path = _string(value, key).strip()
+    if not path or "://" in path:
+        raise ValueError(f"{key} must be a file path (relative to output_dir) or null, got "
+                         f"{value!r}")
+    return path
+
+
 def _source(value: Any, key: str) -> str:
     from .sources import SOURCE_NAMES  # late import: sources import config's helpers
 
@@ -236,6 +272,11 @@ VALIDATORS: dict[str, Callable[[Any, str], Any]] = {
     "run_timeout": _positive_int,
     "http_timeout": _positive_number,
     "http_retries": _non_negative_int,
+    "store": _store,
+    "on_missing": _on_missing,
+    "stale_after_days": _optional_non_negative_int,
+    "stale_is_error": _bool,
+    "split_threshold": _optional_positive_number,
 }
 assert set(VALIDATORS) == set(PARAMETER_NAMES), "every parameter needs a validator"
 
