@@ -57,7 +57,8 @@ class LocalServer:
         self.requests: list[dict] = []
         self.on_request = threading.Event()  # set whenever a request arrives
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True,
+                                        kwargs={"poll_interval": 0.05})
 
     @property
     def url(self) -> str:
