@@ -56,6 +56,8 @@ class LocalServer:
         self.scripted: list[Scripted] = []
         self.requests: list[dict] = []
         self.on_request = threading.Event()  # set whenever a request arrives
+        self.held: dict[str, threading.Event] = {}  # path part -> answer once the event is set
+        self.pace = 0.0  # seconds added to every answer (to stretch a run for crash tests)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True,
                                         kwargs={"poll_interval": 0.05})
@@ -70,11 +72,17 @@ class LocalServer:
         return self
 
     def stop(self) -> None:
+        for event in self.held.values():
+            event.set()
         self._httpd.shutdown()
         self._httpd.server_close()
 
     def script(self, *answers: Scripted) -> None:
         self.scripted.extend(answers)
+
+    def hold(self, path_part: str) -> threading.Event:
+        """Requests whose path contains ``path_part`` get no answer until the event is set."""
+        return self.held.setdefault(path_part, threading.Event())
 
     def window(self, ticker: str, first: str | None = None, last: str | None = None):
         """The ticker's days from ``first`` to ``last`` (both optional), none after today."""
@@ -103,7 +111,10 @@ class LocalServer:
                 server.requests.append({"path": parts.path, "query": query, "headers": headers,
                                         "status": reply.status, "time": time.monotonic()})
                 server.on_request.set()
-                time.sleep(reply.delay)
+                for part, event in list(server.held.items()):
+                    if part in parts.path:
+                        event.wait(timeout=60)
+                time.sleep(reply.delay + server.pace)
                 payload = reply.body.encode()
                 self.send_response(reply.status)
                 self.send_header("Content-Type", reply.content_type)
