@@ -18,7 +18,7 @@ from .paths import DEFAULT_PARAMS
 
 log = logging.getLogger("autochart.cli")
 
-COMMANDS = ("run",)
+COMMANDS = ("run", "store")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +31,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="run the notebook once (the default command)")
     add_run_arguments(run)
+    add_store_parser(sub)
     return parser
+
+
+def add_store_parser(sub) -> None:
+    store = sub.add_parser("store", help="show or clear the local price store",
+                           description="Show what the local price store holds (rows, first and "
+                                       "last day, source per ticker) or clear it.")
+    store.add_argument("action", choices=("info", "clear"))
+    store.add_argument("tickers", nargs="*", metavar="TICKER",
+                       help="only these tickers (default: all)")
+    store.add_argument("--params", type=Path, default=None, metavar="FILE",
+                       help="parameters file that names the store (default: params.yaml)")
+    store.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
+                       metavar=("KEY", "VALUE"), dest="overrides",
+                       help="override one parameter, e.g. -p store /data/prices.sqlite")
+    store.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -105,4 +121,14 @@ def _print_outputs(result) -> None:
         print(f"published:   {published.get('url') or published.get('page')}")
 
 
-COMMAND_HANDLERS = {"run": run_command}
+def store_command(args: argparse.Namespace) -> int:
+    from . import store
+
+    params_file = args.params or (DEFAULT_PARAMS if DEFAULT_PARAMS.is_file() else None)
+    params = config.load(params_file, args.overrides)
+    tickers = [t.upper() for t in args.tickers]
+    print(store.command(params, args.action, tickers))
+    return 0
+
+
+COMMAND_HANDLERS = {"run": run_command, "store": store_command}

@@ -168,3 +168,24 @@ def _rows(prices: pd.DataFrame, fetched_at: str) -> list[tuple]:
     values = values.where(values.notna(), None)
     return [(day, *vals, fetched_at) for day, vals in zip(days, values.itertuples(index=False),
                                                         strict=True)]
+
+
+def command(params, action: str, tickers: list[str]) -> str:
+    """``store info|clear [TICKER...]`` for the store ``params`` name; returns the text to print."""
+    from .exceptions import ParameterError
+    from .fetching import store_path
+
+    path = store_path(params)
+    if path is None:
+        raise ParameterError(["store is null: there is no price store (set store: to a path)"])
+    if not path.is_file():
+        return f"no price store yet at {path} (the first run of an HTTP source makes it)"
+    with PriceStore(path) as store:
+        if action == "clear":
+            deleted = store.clear(tickers or None)
+            which = ", ".join(tickers) if tickers else "all tickers"
+            return f"cleared {deleted} rows ({which}) from {path}"
+        table = store.info(tickers or None)
+    if table.empty:
+        return f"{path}: nothing stored" + (f" for {', '.join(tickers)}" if tickers else "")
+    return f"{path}\n{table.to_string(index=False)}"
