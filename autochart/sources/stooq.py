@@ -4,7 +4,8 @@
 asked for as ``<ticker>.us``; a ticker that already has a suffix (``tsco.uk``) is sent as is. Since
 early 2026 Stooq wants an API key for downloads (get one at https://stooq.com/q/d/?s=spy.us&get_apikey);
 it comes from the environment variable ``STOOQ_API_KEY`` and is redacted in every message.
-Without a valid key Stooq answers 200 with an HTML page instead of CSV: that is an ``AuthError``.
+Without a valid key Stooq answers 200 with an HTML page instead of CSV (so may its anti-bot
+proof-of-work page, reported in 2026 even with a key): that is an ``AuthError`` saying so.
 
 The CSV is ``Date,Open,High,Low,Close,Volume`` with CRLF lines; prices are already split- and
 dividend-adjusted (volumes too, hence fractional volumes), so ``close`` is also the adjusted close.
@@ -62,8 +63,8 @@ class StooqSource(HttpSource):
         shown = redact(response.url)
         if "<html" in response.text[:500].lower():
             raise AuthError(f"answered with an HTML page instead of CSV: the API key is missing or "
-                            f"refused. {self.auth_hint()}", provider=self.name, url=shown,
-                            status=response.status_code)
+                            f"refused, or Stooq is showing its anti-bot check. {self.auth_hint()}",
+                            provider=self.name, url=shown, status=response.status_code)
         return parse_csv(response.text, ticker, url=shown)
 
 
