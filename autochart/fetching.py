@@ -21,6 +21,7 @@ import pandas as pd
 
 from . import nyse
 from .exceptions import DataError, NoPriceDataError, StaleDataError, UnknownTickerError
+from .frames import window
 from .sources import earliest_needed, get_source, source_options
 from .sources.base import empty_tidy, tidy
 from .store import PriceStore
@@ -108,7 +109,7 @@ def fetch_direct(source, tickers: list[str], start: str | None, end: str | None)
     frames, statuses, errors = [], [], {}
     for chunk in _chunks(tickers, getattr(source, "batch_size", len(tickers))):
         for ticker, got in ask(source, chunk, start, end).items():
-            status = TickerStatus(ticker, request=f"full from {start}" if start else "full")
+            status = TickerStatus(ticker, request=_whole_window(source, start))
             got = _not_empty(ticker, got)
             if isinstance(got, Exception):
                 status.error, errors[ticker] = str(got), got
@@ -120,6 +121,12 @@ def fetch_direct(source, tickers: list[str], start: str | None, end: str | None)
     order = {t: i for i, t in enumerate(tickers)}
     statuses.sort(key=lambda s: order[s.ticker])
     return FetchResult(_concat(frames), statuses, errors=errors)
+
+
+def _whole_window(source, start: str | None) -> str:
+    if not getattr(source, "remote", False):
+        return "everything (local source)"
+    return f"full from {start}" if start else "full"
 
 
 def _not_empty(ticker: str, got):
@@ -283,8 +290,17 @@ def check(result: FetchResult, params, today: dt.date) -> None:
         if stale and params.stale_is_error:
             raise StaleDataError(f"stale data for {', '.join(stale)} (stale_is_error: true); "
                                  f"see the run log")
-    for line in jumps(result.prices, params.split_threshold):
+    for line in jumps(charted(result.prices, params), params.split_threshold):
         _warn(result, line)
+
+
+def charted(prices: pd.DataFrame, params) -> pd.DataFrame:
+    """The rows inside the window the charts will show (jumps outside it do not matter)."""
+    if prices.empty:
+        return prices
+    span = window(pd.DatetimeIndex(prices["date"]), start=params.start, end=params.end,
+                  lookback_years=params.lookback_years)
+    return prices[(prices["date"] >= span.start) & (prices["date"] <= span.end)]
 
 
 def _failure(failed: list[TickerStatus], errors: dict[str, Exception]) -> Exception:
