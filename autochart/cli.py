@@ -19,6 +19,7 @@ from .paths import DEFAULT_PARAMS
 log = logging.getLogger("autochart.cli")
 
 COMMANDS = ("run", "store")
+LOG_HANDLER_NAME = "autochart-cli"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,8 +76,11 @@ def setup_logging(quiet: bool = False) -> None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s",
                                            "%Y-%m-%dT%H:%M:%SZ"))
     handler.formatter.converter = time.gmtime
+    handler.set_name(LOG_HANDLER_NAME)
+    handler.setLevel(logging.WARNING if quiet else logging.INFO)  # run.log still gets INFO
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    # Replace only our own handler, so calling main() twice in one process logs each line once.
+    root.handlers[:] = [h for h in root.handlers if h.get_name() != LOG_HANDLER_NAME] + [handler]
     root.setLevel(logging.WARNING if quiet else logging.INFO)
     for noisy in ("papermill", "traitlets", "botocore", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -214,8 +214,6 @@ def update(store: PriceStore, source, tickers: list[str], needed_from: str | Non
         if status.status != FETCHED and not rows.empty:
             status.status = FROM_STORE
         _describe(status, rows, status.status)
-        if status.error and status.status == FROM_STORE:
-            _warn(result, f"{ticker}: refresh failed, using stored prices ({status.error})")
     return result
 
 
@@ -278,10 +276,18 @@ def history_changed(stored: pd.DataFrame, fetched: pd.DataFrame, actions: list[s
 def check(result: FetchResult, params, today: dt.date) -> None:
     """``on_missing``, stale data and one-day jumps; warnings go to the log and the result."""
     failed = [s for s in result.statuses if s.status == FAILED]
-    if failed and (params.on_missing == "fail" or len(failed) == len(result.statuses)):
+    if failed and len(failed) == len(result.statuses):
         raise _failure(failed, result.errors)
-    for status in failed:
-        _warn(result, f"{status.ticker} left out (on_missing: warn): {status.error}")
+    if params.on_missing == "fail":  # a failed refresh counts too, even with prices stored
+        unrefreshed = [s for s in result.statuses if s.error]
+        if unrefreshed:
+            raise _failure(unrefreshed, result.errors)
+    for status in result.statuses:
+        if status.status == FAILED:
+            _warn(result, f"{status.ticker} left out (on_missing: warn): {status.error}")
+        elif status.error:
+            _warn(result, f"{status.ticker}: refresh failed, using stored prices up to "
+                          f"{status.last} (on_missing: warn): {status.error}")
     if params.source != "sample" and params.stale_after_days is not None and not params.end:
         stale = stale_tickers(result.statuses, today, params.stale_after_days)
         for ticker, lag in stale.items():

@@ -106,7 +106,6 @@ def _execute_and_publish(run_dir, params, notebook, record, publish, publisher) 
     if exit_code == EXIT_OK and publish:
         status, exit_code, message, error = _publish(run_dir, params, record, publisher)
     elif exit_code == EXIT_OK:
-        record["published"] = None
         log.info("not published (--no-publish)")
     record.update(status=status, exit_code=exit_code, error=error)
     _finish(record, started)
@@ -122,7 +121,6 @@ def _publish(run_dir, params, record, publisher):
         record["published"] = (publisher or publishing.publish)(run_dir, params, record)
     except AutochartError as exc:
         log.error("publish failed: %s", exc)
-        record["published"] = None
         return "failed", exc.exit_code, str(exc), {"kind": "publish", "message": str(exc)}
     record["timings"]["publish_s"] = round(time.monotonic() - started, 3)
     return "success", EXIT_OK, "", None
@@ -235,8 +233,11 @@ def export_html(run_dir: Path) -> Path | None:
     import nbformat
     from nbconvert import HTMLExporter
 
+    quiet = logging.getLogger("autochart.html_export")
+    quiet.setLevel(logging.ERROR)  # nbconvert warns about every chart's missing alt text
     try:
-        body, _ = HTMLExporter().from_notebook_node(nbformat.read(str(notebook), as_version=4))
+        exporter = HTMLExporter(log=quiet)
+        body, _ = exporter.from_notebook_node(nbformat.read(str(notebook), as_version=4))
     except Exception as exc:  # an export problem must not hide the run's own outcome
         log.warning("could not export %s to HTML: %s", notebook.name, exc)
         return None
@@ -261,6 +262,7 @@ def _initial_record(run_dir: Path, params: config.Params, notebook: Path) -> dic
         "parameters": params.to_notebook(),
         "notebook": str(notebook),
         "executed_notebook": EXECUTED_NOTEBOOK,
+        "published": None,
         "versions": _versions(),
         "host": platform.node(),
     }

@@ -55,6 +55,8 @@ split_threshold: float = 0.4  # flag a one-day move in raw closes beyond this fr
 # The same validation the runner does, so a value edited here by hand gets the same clear message.
 
 # %%
+from IPython.display import Image
+
 from autochart import charts, config, facts, fetching, frames
 
 params = config.from_notebook(globals())
@@ -92,8 +94,7 @@ closes.tail()
 # %%
 fig, ax = charts.new_figure()
 charts.boxplot(closes, ax, price=charted_price)
-charts.save(fig, "boxplot.png", dpi=params.dpi)
-fig
+Image(charts.save(fig, "boxplot.png", dpi=params.dpi))  # show the PNG exactly as saved
 
 # %% [markdown]
 # ## 4. Price over time
@@ -102,8 +103,7 @@ fig
 for ticker in scattered:
     fig, ax = charts.new_figure()
     charts.scatter(closes, ax, ticker, price=charted_price)
-    charts.save(fig, f"scatter_{ticker}.png", dpi=params.dpi)
-    display(fig)  # noqa: F821 - IPython's display
+    display(Image(charts.save(fig, f"scatter_{ticker}.png", dpi=params.dpi)))  # noqa: F821
 
 # %% [markdown]
 # ## 5. Histogram of closes
@@ -111,8 +111,7 @@ for ticker in scattered:
 # %%
 fig, ax = charts.new_figure()
 charts.histogram(closes, ax, bins=params.bins, price=charted_price)
-charts.save(fig, "histogram.png", dpi=params.dpi)
-fig
+Image(charts.save(fig, "histogram.png", dpi=params.dpi))
 
 # %% [markdown]
 # ## 6. The 2x2 dashboard
@@ -120,13 +119,12 @@ fig
 # %%
 fig = charts.dashboard(closes, scatter_tickers=scattered, bins=params.bins,
                        price=charted_price, figsize=params.figsize, title=params.title)
-charts.save(fig, "dashboard.png", dpi=params.dpi)
-fig
+Image(charts.save(fig, "dashboard.png", dpi=params.dpi))
 
 # %% [markdown]
 # ## 7. Save the data behind the charts
 # `closes.csv` is exactly what was charted; `facts.json` tells the runner what this run saw.
 
 # %%
-closes.to_csv("closes.csv")
 facts.write(facts.FACTS_FILE, facts.collect(params, prices, closes, charted_price, fetched))
+closes.to_csv("closes.csv")

@@ -10,6 +10,7 @@ left out of a 200 answer, as IEX did. Tests can queue scripted answers (402, 429
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -57,12 +58,17 @@ def iex_rows(yahoo_csv: Path) -> list[dict]:
     return rows
 
 
-def load_charts() -> dict[str, list[dict]]:
-    """Every symbol this server knows, with its chart rows."""
+@functools.lru_cache(maxsize=1)
+def _load_charts() -> dict[str, list[dict]]:
     charts = {path.stem.upper(): iex_rows(path) for path in sorted(PRICES.glob("*.csv"))}
     charts["MSFT"] = json.loads((RECORDED / "chart_MSFT_1m_recorded-2019-08-10.json").read_text())
     charts["ABCD"] = json.loads((RECORDED / "chart_ABCD_empty_recorded-2020-11-07.json").read_text())
     return charts
+
+
+def load_charts() -> dict[str, list[dict]]:
+    """Every symbol this server knows, with its chart rows (read once, copied per server)."""
+    return dict(_load_charts())
 
 
 class IexServer:
@@ -165,6 +171,10 @@ def within(rows: list[dict], chart_range: str, today: str | None = None) -> list
 
 
 def _count_rows(reply: Scripted) -> int:
-    if reply.status != 200:
+    try:
+        body = json.loads(reply.body) if reply.status == 200 else {}
+    except ValueError:  # a scripted non-JSON answer
         return 0
-    return sum(len(v.get("chart", [])) for v in json.loads(reply.body).values())
+    if not isinstance(body, dict):
+        return 0
+    return sum(len(v.get("chart", [])) for v in body.values() if isinstance(v, dict))

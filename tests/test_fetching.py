@@ -11,7 +11,12 @@ import pytest
 
 from autochart import fetching, nyse
 from autochart.config import Params
-from autochart.exceptions import DataError, StaleDataError, UnknownTickerError
+from autochart.exceptions import (
+    DataError,
+    ProviderError,
+    StaleDataError,
+    UnknownTickerError,
+)
 from autochart.sources import RetryPolicy, get_source
 from autochart.store import PriceStore
 
@@ -211,15 +216,19 @@ def test_every_ticker_gets_a_status_and_on_missing_decides(tiingo, tmp_path):
         run(dataclasses.replace(params, tickers=["NOPE", "NADA"]), tiingo, THU)
 
 
-def test_a_failed_refresh_falls_back_to_the_store_and_says_why(tiingo, tmp_path):
+def test_a_failed_refresh_stops_the_run_or_falls_back_to_the_store(tiingo, tmp_path):
     params = make_params(tiingo, tmp_path, tickers=["JPM"])
     run(params, tiingo, WED)
     tiingo.script(*[Scripted(503, "maintenance")] * 3)
-    result = run(params, tiingo, THU)
+    with pytest.raises(ProviderError, match="503: maintenance"):  # on_missing: fail
+        run(params, tiingo, THU)
+    tiingo.script(*[Scripted(503, "maintenance")] * 3)
+    result = run(dataclasses.replace(params, on_missing="warn"), tiingo, THU)
     status = result.statuses[0]
     assert status.status == "from store" and "503: maintenance" in status.error
     assert result.prices["date"].max() == pd.Timestamp(WED)
-    assert any("refresh failed, using stored prices" in w for w in result.warnings)
+    assert any("refresh failed, using stored prices up to 2024-03-06" in w
+               for w in result.warnings)
 
 
 def test_stale_data_warns_and_can_be_an_error(tiingo, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import io
 import json
 import time
@@ -223,7 +224,7 @@ def test_429_with_retry_after_then_success(keys, serve):
     prices = source("tiingo", server, sleep=lambda s: (pauses.append(s), time.sleep(s))).fetch(
         ["GOOGL"], "2018-01-05", "2018-01-19")
     assert len(prices) == 10
-    assert len(pauses) == 1 and 0.4 <= pauses[0] <= 0.45  # honoured, with a little jitter
+    assert pauses == [0.4]  # honoured as given
     first, second = server.requests[-2:]
     assert first["status"] == 429 and second["status"] == 200
     assert second["time"] - first["time"] >= 0.4
@@ -255,3 +256,19 @@ def test_5xx_is_retried_and_then_reported(keys, serve):
     server.script(*[Scripted(500, "boom")] * 4)
     with pytest.raises(ProviderError, match=r"server error \(500: boom\) after 4 attempt"):
         source("yahoo", server).fetch(["JPM"], "2024-03-01")
+
+
+def test_backoff_grows_with_jitter_and_retry_after_may_be_an_http_date(keys, serve):
+    policy = RetryPolicy(base_delay=1.0, max_delay=30.0)
+    pauses = [policy.pause(attempt, None) for attempt in range(4) for _ in range(20)]
+    for attempt in range(4):
+        chunk = pauses[attempt * 20:(attempt + 1) * 20]
+        assert all(2 ** attempt * 0.5 <= p <= 2 ** attempt for p in chunk)
+        assert len(set(chunk)) > 1  # jitter: not every client comes back at the same instant
+    server = serve(TiingoServer)
+    soon = email.utils.format_datetime(
+        dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=2), usegmt=True)
+    server.script(Scripted(429, "slow down", headers={"Retry-After": soon}))
+    pauses = []
+    source("tiingo", server, sleep=pauses.append).fetch(["GOOGL"], "2018-01-05")
+    assert len(pauses) == 1 and 0.5 < pauses[0] <= 2.0

@@ -67,10 +67,10 @@ class RetryPolicy:
     max_total: float = 120.0  # never spend longer than this on one request, pauses included
 
     def pause(self, attempt: int, retry_after: float | None) -> float:
-        """Seconds to wait before attempt ``attempt + 1``: the server's word if it gave one (a
-        little jitter on top, so many clients do not return at the same instant), else backoff."""
+        """Seconds to wait before attempt ``attempt + 1``: the server's word if it gave one, else
+        backoff with jitter; ``max_total`` still bounds the whole wait, whatever Retry-After says."""
         if retry_after is not None:
-            return retry_after * (1 + random.random() / 10)
+            return retry_after
         backoff = self.base_delay * (2 ** attempt)
         return min(backoff * (0.5 + random.random() / 2), self.max_delay)  # jitter: spread retries
 

@@ -63,7 +63,7 @@ def read_price_file(path: Path, ticker: str) -> pd.DataFrame:
         raise _malformed(path, f"cannot be read as CSV ({exc})") from None
     columns = {str(c).strip() for c in frame.columns}
     frame.columns = [str(c).strip() for c in frame.columns]
-    if not (YAHOO_COLUMNS <= columns or STOOQ_COLUMNS <= columns):
+    if not (columns >= YAHOO_COLUMNS or columns >= STOOQ_COLUMNS):
         raise _malformed(path, f"has columns {sorted(columns)}; expected Yahoo "
                                f"({', '.join(sorted(YAHOO_COLUMNS))}) or Stooq format")
     frame = frame.rename(columns=RENAME)
