@@ -13,6 +13,7 @@ from autochart import fetching, nyse
 from autochart.config import Params
 from autochart.exceptions import (
     DataError,
+    MalformedResponseError,
     ProviderError,
     StaleDataError,
     UnknownTickerError,
@@ -267,3 +268,24 @@ def test_a_source_is_asked_per_batch(tmp_path):
         server.stop()
     assert [s.status for s in result.statuses] == ["fetched", "failed", "fetched"]
     assert len(server.requests) == 2  # the batch, then again without the unknown symbol
+
+
+def test_a_malformed_answer_names_the_ticker_and_leaves_its_stored_days_alone(tiingo, tmp_path):
+    params = make_params(tiingo, tmp_path)
+    run(params, tiingo, WED)
+
+    def jpm_rows():
+        return [row for row in stored(params) if row[1] == "JPM"]
+
+    before = jpm_rows()
+    tiingo.script(Scripted(200, '{"detail": "temporarily unavailable"}', "application/json"))
+    with pytest.raises(MalformedResponseError, match="JPM: expected a JSON array of days"):
+        run(params, tiingo, THU)
+    assert jpm_rows() == before
+    assert max(row[2] for row in stored(params) if row[1] == "BAC") == "2024-03-07"  # good data
+    tiingo.script(Scripted(200, '[{"date": "2024-03-07T00:00:00.000Z", "close": 1}]',
+                           "application/json"))
+    missing = "JPM: days without open, high, low, adjClose, volume \\[200 from "
+    with pytest.raises(MalformedResponseError, match=missing):
+        run(params, tiingo, THU)
+    assert jpm_rows() == before

@@ -95,13 +95,13 @@ def parse_daily(payload, ticker: str, url: str | None = None, hint: str = "") ->
     if not isinstance(series, dict):
         keys = list(payload)[:5] if isinstance(payload, dict) else type(payload).__name__
         raise MalformedResponseError(f"{ticker}: no '{SERIES_KEY}' in the answer (got {keys})",
-                                     provider="alphavantage", url=url)
+                                     provider="alphavantage", url=url, status=200)
     try:
         frame = pd.DataFrame.from_dict(series, orient="index").rename(columns=FIELDS)
         frame = frame.reindex(columns=list(FIELDS.values())).apply(pd.to_numeric, errors="raise")
         frame["date"] = pd.to_datetime(frame.index, format="%Y-%m-%d")
     except (ValueError, TypeError) as exc:
         raise MalformedResponseError(f"{ticker}: a day is not in the documented format ({exc})",
-                                     provider="alphavantage", url=url) from None
+                                     provider="alphavantage", url=url, status=200) from None
     frame["ticker"] = ticker
     return tidy(frame.reset_index(drop=True))

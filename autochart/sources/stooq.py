@@ -76,19 +76,19 @@ def parse_csv(text: str, ticker: str, url: str | None = None) -> pd.DataFrame:
         frame = pd.read_csv(io.StringIO(text))
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise MalformedResponseError(f"{ticker}: not a CSV ({exc})", provider="stooq",
-                                     url=url) from None
+                                     url=url, status=200) from None
     missing = [c for c in COLUMNS if c not in frame]
     if missing:
         raise MalformedResponseError(f"{ticker}: CSV without {', '.join(missing)} (columns: "
                                      f"{', '.join(map(str, frame.columns))})", provider="stooq",
-                                     url=url)
+                                     url=url, status=200)
     frame = frame.rename(columns=COLUMNS)
     try:
         frame["date"] = pd.to_datetime(frame["date"], format="%Y-%m-%d")
         prices = frame[["open", "high", "low", "close", "volume"]].apply(pd.to_numeric)
     except (ValueError, TypeError) as exc:
         raise MalformedResponseError(f"{ticker}: a row is not in Stooq's format ({exc})",
-                                     provider="stooq", url=url) from None
+                                     provider="stooq", url=url, status=200) from None
     frame[prices.columns] = prices
     frame["adj_close"] = frame["close"]
     frame["ticker"] = ticker

@@ -66,21 +66,21 @@ def parse_prices(payload, ticker: str, url: str | None = None) -> pd.DataFrame:
     if not isinstance(payload, list):
         detail = payload.get("detail") if isinstance(payload, dict) else type(payload).__name__
         raise MalformedResponseError(f"{ticker}: expected a JSON array of days, got {detail!r}",
-                                     provider="tiingo", url=url)
+                                     provider="tiingo", url=url, status=200)
     frame = pd.DataFrame(payload)
     if frame.empty:
         return tidy(frame.assign(ticker=ticker))
     missing = [f for f in FIELDS if f not in frame]
     if missing:
         raise MalformedResponseError(f"{ticker}: days without {', '.join(missing)}",
-                                     provider="tiingo", url=url)
+                                     provider="tiingo", url=url, status=200)
     if frame["close"].isna().all():
         raise NoPriceDataError([ticker], "tiingo answered with days that have no close")
     out = frame.rename(columns=FIELDS)
     out["date"] = pd.to_datetime(out["date"], utc=True, errors="coerce")
     if out["date"].isna().any():
         raise MalformedResponseError(f"{ticker}: a date is not ISO 8601", provider="tiingo",
-                                     url=url)
+                                     url=url, status=200)
     out["ticker"] = ticker
     return tidy(out)
 

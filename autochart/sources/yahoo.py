@@ -75,10 +75,10 @@ def parse_chart(payload, ticker: str, url: str | None = None) -> tuple[pd.DataFr
         frame["adj_close"] = adjclose[0]["adjclose"] if adjclose else float("nan")
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         raise MalformedResponseError(f"{ticker}: bars not in the v8 chart format ({exc!r})",
-                                     provider="yahoo", url=url) from None
+                                     provider="yahoo", url=url, status=200) from None
     if len(frame) != len(stamps):
         raise MalformedResponseError(f"{ticker}: {len(stamps)} timestamps but {len(frame)} bars",
-                                     provider="yahoo", url=url)
+                                     provider="yahoo", url=url, status=200)
     frame["date"] = _local_days(stamps, zone)
     frame["ticker"] = ticker
     frame = frame.dropna(subset=["close"])  # Yahoo sends null bars for halted days
@@ -103,7 +103,7 @@ def _result(payload, ticker: str, url: str | None) -> dict:
     chart = payload.get("chart") if isinstance(payload, dict) else None
     if not isinstance(chart, dict):
         raise MalformedResponseError(f"{ticker}: no 'chart' object in the answer",
-                                     provider="yahoo", url=url)
+                                     provider="yahoo", url=url, status=200)
     if chart.get("error"):
         error = chart["error"]
         description = error.get("description", error) if isinstance(error, dict) else error
@@ -111,7 +111,7 @@ def _result(payload, ticker: str, url: str | None) -> dict:
     results = chart.get("result") or []
     if not results or not isinstance(results[0], dict):
         raise MalformedResponseError(f"{ticker}: an empty 'chart.result'", provider="yahoo",
-                                     url=url)
+                                     url=url, status=200)
     return results[0]
 
 
