@@ -37,6 +37,7 @@ notebook: $(STAMP) ## re-sync the notebook from its py:percent pair and strip ou
 
 benchmark: $(STAMP) ## print the benchmark figures
 	$(PY) benchmarks/overhead.py
+	$(PY) benchmarks/incremental.py
 
 clean: ## remove the venv and all outputs (runs and the published site)
 	rm -rf $(VENV) outputs/runs outputs/site outputs/logs

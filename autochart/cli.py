@@ -19,7 +19,7 @@ from .paths import DEFAULT_PARAMS
 
 log = logging.getLogger("autochart.cli")
 
-COMMANDS = ("run", "schedule", "doctor")
+COMMANDS = ("run", "schedule", "doctor", "store")
 LOG_HANDLER_NAME = "autochart-cli"
 
 
@@ -39,7 +39,21 @@ def build_parser() -> argparse.ArgumentParser:
         "schedule", help="install, show or remove the crontab entry (or systemd timer)"))
     doctor = sub.add_parser("doctor", help="check that unattended runs can work here")
     add_common_arguments(doctor)
+    add_store_arguments(sub.add_parser(
+        "store", help="show or clear the local price store",
+        description="Show what the local price store holds (rows, first and last day, source "
+                    "per ticker) or clear it."))
     return parser
+
+
+def add_store_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=("info", "clear"))
+    parser.add_argument("tickers", nargs="*", metavar="TICKER",
+                        help="only these tickers (default: all)")
+    add_common_arguments(parser)
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
+                        metavar=("KEY", "VALUE"), dest="overrides",
+                        help="override one parameter, e.g. -p store /data/prices.sqlite")
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
@@ -164,4 +178,15 @@ def doctor_command(args: argparse.Namespace) -> int:
     return SetupError.exit_code if doctor.failed(results) else 0
 
 
-COMMAND_HANDLERS = {"run": run_command, "schedule": schedule_command, "doctor": doctor_command}
+def store_command(args: argparse.Namespace) -> int:
+    from . import store
+
+    params_file = args.params or (DEFAULT_PARAMS if DEFAULT_PARAMS.is_file() else None)
+    params = config.load(params_file, args.overrides)
+    tickers = [t.upper() for t in args.tickers]
+    print(store.command(params, args.action, tickers))
+    return 0
+
+
+COMMAND_HANDLERS = {"run": run_command, "schedule": schedule_command, "doctor": doctor_command,
+                    "store": store_command}

@@ -30,6 +30,7 @@ SECRET_KEY_PATTERN = re.compile(
 SECRET_QUERY_PATTERN = re.compile(r"[?&](token|apikey|api_key|access_key)=", re.IGNORECASE)
 TICKER_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9.\-=^]{0,19}$")
 PRICE_CHOICES = ("adjusted", "close")
+ON_MISSING_CHOICES = ("fail", "warn")
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,11 @@ class Params:
     schedule_timezone: str | None = None
     keep_runs: int | None = 60
     keep_days: int | None = None
+    store: str | None = "prices.sqlite"
+    on_missing: str = "fail"
+    stale_after_days: int | None = 3
+    stale_is_error: bool = False
+    split_threshold: float | None = 0.4
 
     @property
     def charted_scatter_tickers(self) -> list[str]:
@@ -195,6 +201,36 @@ def _price(value: Any, key: str) -> str:
     return value
 
 
+def _on_missing(value: Any, key: str) -> str:
+    if value not in ON_MISSING_CHOICES:
+        raise ValueError(f"{key} must be one of {', '.join(ON_MISSING_CHOICES)}, got {value!r}")
+    return value
+
+
+def _optional_non_negative_int(value: Any, key: str) -> int | None:
+    return None if value is None else _non_negative_int(value, key)
+
+
+def _optional_positive_number(value: Any, key: str) -> float | None:
+    return None if value is None else _positive_number(value, key)
+
+
+def _bool(value: Any, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{key} must be true or false, got {value!r} ({type(value).__name__})")
+    return value
+
+
+def _store(value: Any, key: str) -> str | None:
+    if value is None:
+        return None
+    path = _string(value, key).strip()
+    if not path or "://" in path:
+        raise ValueError(f"{key} must be a file path (relative to output_dir) or null, got "
+                         f"{value!r}")
+    return path
+
+
 def _source(value: Any, key: str) -> str:
     from .sources import SOURCE_NAMES  # late import: sources import config's helpers
 
@@ -263,6 +299,11 @@ VALIDATORS: dict[str, Callable[[Any, str], Any]] = {
     "schedule_timezone": _timezone,
     "keep_runs": _optional_positive_int,
     "keep_days": _optional_positive_int,
+    "store": _store,
+    "on_missing": _on_missing,
+    "stale_after_days": _optional_non_negative_int,
+    "stale_is_error": _bool,
+    "split_threshold": _optional_positive_number,
 }
 assert set(VALIDATORS) == set(PARAMETER_NAMES), "every parameter needs a validator"
 

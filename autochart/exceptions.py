@@ -99,6 +99,10 @@ class ConflictingDataError(DataError):
     """The same ticker and date arrived twice with different prices."""
 
 
+class StaleDataError(DataError):
+    """The newest price is older than ``stale_after_days`` trading days (``stale_is_error``)."""
+
+
 # --- running --------------------------------------------------------------------------------
 
 

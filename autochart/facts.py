@@ -17,9 +17,13 @@ from .frames import gaps
 FACTS_FILE = "facts.json"
 
 
-def collect(params, prices: pd.DataFrame, closes: pd.DataFrame, price: str) -> dict:
-    """Rows fetched, the charted range, the close used, gaps and per-ticker medians."""
+def collect(params, prices: pd.DataFrame, closes: pd.DataFrame, price: str,
+            fetched=None) -> dict:
+    """Rows fetched (and reused from the store), the charted range, the close used, gaps,
+    per-ticker medians, and each ticker's fetch status (``fetched``: a ``FetchResult``)."""
     rows = prices.groupby("ticker").size().reindex(params.tickers, fill_value=0)
+    if fetched is not None:
+        rows = pd.Series({s.ticker: s.rows_fetched for s in fetched.statuses})
     return {
         "source": params.source,
         "tickers": list(closes.columns),
@@ -31,6 +35,7 @@ def collect(params, prices: pd.DataFrame, closes: pd.DataFrame, price: str) -> d
         "last_date": f"{closes.index.max():%Y-%m-%d}",
         "medians": {t: round(float(closes[t].median()), 4) for t in closes.columns},
         "gaps": gaps(closes),
+        **({"fetch": fetched.report()} if fetched is not None else {}),
     }
 
 

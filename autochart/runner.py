@@ -115,6 +115,8 @@ def _execute_and_publish(run_dir, params, notebook, record, publish, publisher) 
     record["timings"] = {"notebook_s": round(time.monotonic() - started, 3)}
     export_html(run_dir)
     record["data"] = facts.read(run_dir)
+    for warning in record["data"].get("fetch", {}).get("warnings", []):
+        log.warning("data: %s", warning)  # stale prices, jumps, left-out tickers: into run.log
     record["outputs"] = sorted(p.name for p in run_dir.iterdir() if not p.name.startswith("."))
     status, exit_code, message, error = _judge(outcome, run_dir)
     if exit_code == EXIT_OK and publish:

@@ -26,7 +26,7 @@
 
 # %% tags=["parameters"]
 tickers: list = ["AAPL", "GOOG", "IBM", "MSFT"]  # symbols to chart, in legend order
-source: str = "sample"  # where prices come from: sample (offline), csv, iex
+source: str = "sample"  # where prices come from: sample, csv, iex, tiingo, alphavantage, yahoo, stooq
 csv_dir: str = None  # folder of <TICKER>.csv files (Yahoo or Stooq format) for source csv
 base_url: str = None  # API root for HTTP sources; None for the source default
 lookback_years: int = 5  # years charted, counted back from the last date in the data
@@ -48,6 +48,11 @@ schedule: str = "0 7 * * *"  # cron expression for schedule install (runner)
 schedule_timezone: str = None  # time zone of the schedule; None for the machine clock (runner)
 keep_runs: int = 60  # run folders kept, newest first; None for no limit (runner)
 keep_days: int = None  # days run folders are kept; None for no limit (runner)
+store: str = "prices.sqlite"  # SQLite price store for HTTP sources, relative to output_dir; None for off
+on_missing: str = "fail"  # a ticker without prices stops the run (fail) or is left out (warn)
+stale_after_days: int = 3  # warn when the last price is older than this many trading days; None for off
+stale_is_error: bool = False  # make stale data an error instead of a warning
+split_threshold: float = 0.4  # flag a one-day move in raw closes beyond this fraction; None for off
 
 # %% [markdown]
 # ## Check the parameters
@@ -56,19 +61,22 @@ keep_days: int = None  # days run folders are kept; None for no limit (runner)
 # %%
 from IPython.display import Image
 
-from autochart import charts, config, facts, frames, sources
+from autochart import charts, config, facts, fetching, frames
 
 params = config.from_notebook(globals())
 params
 
 # %% [markdown]
 # ## 1. Fetch daily prices
-# One tidy row per ticker and day. An unknown ticker, a refused key or an empty answer stops here
-# with an error that names it, before anything is drawn.
+# One tidy row per ticker and day. HTTP sources keep what they fetched in a local store, so only
+# the days missing since the last run are asked for. Each ticker gets a status: fetched, from store
+# or failed (and why). A failed ticker stops the run here (on_missing fail) or is left out (warn);
+# stale data and one-day jumps in raw closes (a split?) are flagged in the run log.
 
 # %%
-prices = sources.fetch(params)
-prices.groupby("ticker")["date"].agg(["count", "min", "max"])
+fetched = fetching.fetch(params)
+prices = fetched.prices
+fetched.table()
 
 # %% [markdown]
 # ## 2. Shape: one column of closes per ticker
@@ -77,8 +85,9 @@ prices.groupby("ticker")["date"].agg(["count", "min", "max"])
 
 # %%
 charted_price = frames.price_used(prices, params.price)
-closes = frames.closes(prices, params.tickers, charted_price, start=params.start, end=params.end,
+closes = frames.closes(prices, fetched.tickers, charted_price, start=params.start, end=params.end,
                        lookback_years=params.lookback_years)
+scattered = fetched.scatter_tickers(params.scatter_tickers)
 for line in frames.describe_gaps(frames.gaps(closes)):
     print("gap:", line)
 closes.tail()
@@ -95,7 +104,7 @@ Image(charts.save(fig, "boxplot.png", dpi=params.dpi))  # show the PNG exactly a
 # ## 4. Price over time
 
 # %%
-for ticker in params.charted_scatter_tickers:
+for ticker in scattered:
     fig, ax = charts.new_figure()
     charts.scatter(closes, ax, ticker, price=charted_price)
     display(Image(charts.save(fig, f"scatter_{ticker}.png", dpi=params.dpi)))  # noqa: F821
@@ -112,7 +121,7 @@ Image(charts.save(fig, "histogram.png", dpi=params.dpi))
 # ## 6. The 2x2 dashboard
 
 # %%
-fig = charts.dashboard(closes, scatter_tickers=params.charted_scatter_tickers, bins=params.bins,
+fig = charts.dashboard(closes, scatter_tickers=scattered, bins=params.bins,
                        price=charted_price, figsize=params.figsize, title=params.title)
 Image(charts.save(fig, "dashboard.png", dpi=params.dpi))
 
@@ -121,5 +130,5 @@ Image(charts.save(fig, "dashboard.png", dpi=params.dpi))
 # `closes.csv` is exactly what was charted; `facts.json` tells the runner what this run saw.
 
 # %%
-facts.write(facts.FACTS_FILE, facts.collect(params, prices, closes, charted_price))
+facts.write(facts.FACTS_FILE, facts.collect(params, prices, closes, charted_price, fetched))
 closes.to_csv("closes.csv")

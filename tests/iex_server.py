@@ -80,6 +80,7 @@ class IexServer:
         self.scripted: list[Scripted] = []
         self.requests: list[dict] = []
         self.alias: str | None = None  # serve unknown symbols with this symbol's rows
+        self.today: str | None = None  # YYYY-MM-DD: later rows are not served, ranges count from it
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
@@ -125,7 +126,7 @@ class IexServer:
             if rows is None and self.alias:
                 rows = self.charts[self.alias]
             if rows is not None:
-                body[symbol] = {"chart": within(rows, chart_range)}
+                body[symbol] = {"chart": within(rows, chart_range, self.today)}
         if not body:
             return Scripted(404, (RECORDED / "error_404_unknown_symbol.txt").read_text(),
                             "text/html")
@@ -157,12 +158,15 @@ class IexServer:
         return Handler
 
 
-def within(rows: list[dict], chart_range: str) -> list[dict]:
-    """The rows a range reaches, counted back from the symbol's last day (its 'today')."""
+def within(rows: list[dict], chart_range: str, today: str | None = None) -> list[dict]:
+    """The rows a range reaches, counted back from ``today`` (default: the symbol's last day);
+    rows after ``today`` do not exist yet."""
+    if today is not None:
+        rows = [r for r in rows if r["date"] <= today]
     offset = RANGE_OFFSETS[chart_range]
     if offset is None or not rows:
         return rows
-    first = (pd.Timestamp(rows[-1]["date"]) - offset).strftime("%Y-%m-%d")
+    first = (pd.Timestamp(today or rows[-1]["date"]) - offset).strftime("%Y-%m-%d")
     return [r for r in rows if r["date"] >= first]
 
 

@@ -7,10 +7,14 @@ import logging
 import pandas as pd
 
 from ..exceptions import ParameterError
+from .alphavantage import AlphaVantageSource
 from .base import TIDY_COLUMNS, HttpSource, RetryPolicy, redact, tidy
 from .csvdir import CsvSource
 from .iex import IexSource
 from .sample import SampleSource
+from .stooq import StooqSource
+from .tiingo import TiingoSource
+from .yahoo import YahooSource
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +22,10 @@ SOURCES = {
     "sample": SampleSource,
     "csv": CsvSource,
     "iex": IexSource,
+    "tiingo": TiingoSource,
+    "alphavantage": AlphaVantageSource,
+    "yahoo": YahooSource,
+    "stooq": StooqSource,
 }
 SOURCE_NAMES = tuple(SOURCES)
 

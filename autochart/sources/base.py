@@ -9,6 +9,8 @@ the full URL, query string and all, so none of them is ever re-raised as is.
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import logging
 import random
 import re
@@ -56,21 +58,31 @@ def empty_tidy() -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How hard to try: ``retries`` extra attempts, pauses doubling from ``base_delay``."""
+    """How hard to try: ``retries`` extra attempts, pauses doubling from ``base_delay`` with jitter,
+    a server's ``Retry-After`` honoured, and never more than ``max_total`` seconds in all."""
 
     retries: int = 3
     base_delay: float = 1.0
     max_delay: float = 30.0
-    max_total: float = 120.0  # never wait longer than this in all, whatever Retry-After says
+    max_total: float = 120.0  # never spend longer than this on one request, pauses included
 
     def pause(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:  # the server knows best; max_total still bounds the wait
+        """Seconds to wait before attempt ``attempt + 1``: the server's word if it gave one, else
+        backoff with jitter; ``max_total`` still bounds the whole wait, whatever Retry-After says."""
+        if retry_after is not None:
             return retry_after
         backoff = self.base_delay * (2 ** attempt)
         return min(backoff * (0.5 + random.random() / 2), self.max_delay)  # jitter: spread retries
 
 
 RETRYABLE = {429, 500, 502, 503, 504}
+# The options every HTTP source accepts (``get_source`` passes all options to every source).
+HTTP_OPTIONS = ("session", "timeout", "retry", "sleep", "today")
+
+
+def http_options(options: dict) -> dict:
+    """The subset of ``options`` that ``HttpSource.__init__`` takes."""
+    return {k: v for k, v in options.items() if k in HTTP_OPTIONS}
 
 
 class HttpSource:
@@ -78,42 +90,79 @@ class HttpSource:
 
     name = "http"
     default_base_url = ""
+    remote = True  # worth keeping in the local store
+    batch_size = 1  # tickers one request can carry
 
     def __init__(self, base_url: str | None = None, *, session: requests.Session | None = None,
                  timeout: float = 30.0, retry: RetryPolicy | None = None,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, today: dt.date | None = None):
         self.base_url = (base_url or self.default_base_url).rstrip("/")
         self.session = session or requests.Session()
         self.session.headers.setdefault("User-Agent", "autochart (+https://github.com/autochart)")
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self.sleep = sleep
+        self._today = today  # fixed "today" for tests and benchmarks; None = the real date
+        # Days of splits/dividends seen in the last answers, per ticker, for sources that say so:
+        # one newer than the stored history means the stored adjusted closes are out of date.
+        self.actions: dict[str, list[str]] = {}
 
-    def get(self, path: str, params: dict[str, str]) -> requests.Response:
-        """GET with retries; returns a 2xx response or raises a typed ``ProviderError``."""
+    def today(self) -> dt.date:
+        return self._today or dt.date.today()
+
+    def get(self, path: str, params: dict[str, str],
+            headers: dict[str, str] | None = None) -> requests.Response:
+        """GET with retries; returns a 2xx response or raises a typed ``ProviderError``.
+
+        429, 5xx, timeouts and answers that ``soft_error`` calls a rate limit are retried; the
+        whole call, pauses and requests included, ends within ``retry.max_total`` seconds."""
         url = f"{self.base_url}/{path.lstrip('/')}"
         shown = redact(requests.Request("GET", url, params=params).prepare().url or url)
-        waited = 0.0
+        deadline = time.monotonic() + self.retry.max_total
         for attempt in range(self.retry.retries + 1):
-            response, failure = self._attempt(url, params, shown)
-            if response is not None and response.status_code not in RETRYABLE:
+            response, failure = self._attempt(url, params, headers)
+            failure = failure or self._retry_reason(response)
+            if failure is None:
                 return self._check_status(response, shown)
             pause = self.retry.pause(attempt, _retry_after(response))
-            if attempt == self.retry.retries or waited + pause > self.retry.max_total:
+            if attempt == self.retry.retries or time.monotonic() + pause > deadline:
                 break
-            log.warning("%s: %s, retrying in %.1fs (attempt %d of %d)", self.name,
-                        failure or f"HTTP {response.status_code}", pause, attempt + 2,
-                        self.retry.retries + 1)
+            log.warning("%s: %s, retrying in %.1fs (attempt %d of %d)", self.name, failure,
+                        pause, attempt + 2, self.retry.retries + 1)
             self.sleep(pause)
-            waited += pause
-        if response is None:
-            raise UnreachableError(f"cannot reach the server: {failure}; check base_url and "
-                                   f"the network", provider=self.name, url=shown)
-        return self._check_status(response, shown)
+        return self._give_up(response, failure, shown, attempt, pause)
 
-    def _attempt(self, url: str, params: dict[str, str], shown: str):
+    def _retry_reason(self, response: requests.Response) -> str | None:
+        if response.status_code in RETRYABLE:
+            return f"HTTP {response.status_code}"
+        if 200 <= response.status_code < 300:
+            soft = self.soft_error(response)
+            return f"rate limited ({soft})" if soft else None
+        return None
+
+    def _give_up(self, response, failure: str, shown: str, attempt: int, pause: float):
+        tries = f"{attempt + 1} attempt(s)"
+        if response is None:
+            raise UnreachableError(f"cannot reach the server: {failure} ({tries}); check "
+                                   f"base_url and the network", provider=self.name, url=shown)
+        if response.status_code in RETRYABLE and response.status_code != 429:
+            return self._check_status(response, shown, tries)
+        wait = _retry_after(response)
+        asked = f"; the server asked to wait {wait:g}s more" if wait is not None else ""
+        raise RateLimitError(
+            f"still rate limited after {tries} within the {self.retry.max_total:g}s bound "
+            f"({_short_body(response)}){asked}; run less often, ask for fewer tickers or "
+            f"check the plan's limits", provider=self.name, url=shown,
+            status=response.status_code)
+
+    def soft_error(self, response: requests.Response) -> str | None:
+        """Sources whose rate-limit answers come as 200 override this to say so (else None)."""
+        return None
+
+    def _attempt(self, url: str, params: dict[str, str], headers: dict[str, str] | None):
         try:
-            return self.session.get(url, params=params, timeout=self.timeout), None
+            return self.session.get(url, params=params, headers=headers,
+                                    timeout=self.timeout), None
         except requests.Timeout:
             return None, f"connection timed out after {self.timeout:g}s"
         except requests.ConnectionError as exc:
@@ -121,7 +170,8 @@ class HttpSource:
         except requests.RequestException as exc:
             return None, f"request failed ({type(exc).__name__})"
 
-    def _check_status(self, response: requests.Response, shown: str) -> requests.Response:
+    def _check_status(self, response: requests.Response, shown: str,
+                      tries: str = "") -> requests.Response:
         status = response.status_code
         if 200 <= status < 300:
             return response
@@ -134,11 +184,12 @@ class HttpSource:
             raise QuotaError(f"the plan's message quota is used up (402: {body}); wait for the "
                              f"next billing period or raise the plan", **kwargs)
         if status == 429:
-            raise RateLimitError(f"rate limited (429: {body}) after {self.retry.retries} retries; "
-                                 f"run less often or ask for fewer tickers", **kwargs)
+            raise RateLimitError(f"rate limited (429: {body}); run less often or ask for fewer "
+                                 f"tickers", **kwargs)
         if status >= 500:
-            raise ProviderError(f"server error ({status}: {body}) after {self.retry.retries} "
-                                f"retries; try again later", **kwargs)
+            after = f" after {tries}" if tries else ""
+            raise ProviderError(f"server error ({status}: {body}){after}; try again later",
+                                **kwargs)
         return self.on_client_error(response, shown, body)
 
     def on_client_error(self, response: requests.Response, shown: str, body: str):
@@ -161,13 +212,23 @@ class HttpSource:
 
 
 def _retry_after(response: requests.Response | None) -> float | None:
+    """``Retry-After`` in seconds, given as seconds or as an HTTP date; None when absent."""
     if response is None:
         return None
     value = response.headers.get("Retry-After")
+    if value is None:
+        return None
     try:
-        return max(0.0, float(value)) if value is not None else None
+        return max(0.0, float(value))
     except ValueError:
-        return None  # an HTTP date: fall back to our own backoff
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return max(0.0, (when - dt.datetime.now(dt.timezone.utc)).total_seconds())
 
 
 def _short_body(response: requests.Response, limit: int = 200) -> str:

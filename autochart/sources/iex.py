@@ -21,7 +21,7 @@ from ..exceptions import (
     UnknownTickerError,
     UnreachableError,
 )
-from .base import HttpSource, redact, tidy
+from .base import HttpSource, http_options, redact, tidy
 
 TOKEN_VARIABLE = "IEX_TOKEN"
 MAX_SYMBOLS = 100
@@ -46,10 +46,10 @@ def range_for(start: str | None, today: dt.date | None = None) -> str:
 class IexSource(HttpSource):
     name = "iex"
     default_base_url = "https://cloud.iexapis.com/stable"
+    batch_size = MAX_SYMBOLS
 
     def __init__(self, base_url: str | None = None, **options):
-        options = {k: v for k, v in options.items() if k in ("session", "timeout", "retry", "sleep")}
-        super().__init__(base_url, **options)
+        super().__init__(base_url, **http_options(options))
         self.token = os.environ.get(TOKEN_VARIABLE, "")
 
     def auth_hint(self) -> str:
@@ -59,7 +59,7 @@ class IexSource(HttpSource):
 
     def fetch(self, tickers: list[str], start: str | None = None,
               end: str | None = None) -> pd.DataFrame:
-        chart_range = range_for(start)
+        chart_range = range_for(start, self.today())
         chunks = [tickers[i:i + MAX_SYMBOLS] for i in range(0, len(tickers), MAX_SYMBOLS)]
         frames = [self._fetch_chunk(chunk, chart_range) for chunk in chunks]
         prices = tidy(pd.concat(frames, ignore_index=True))
