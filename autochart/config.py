@@ -231,7 +231,7 @@ def _publish(value: Any, key: str) -> str | None:
         return None
     target = _string(value, key).strip()
     if not target:
-        raise ValueError(f"{key} must be a folder or s3://bucket/prefix, or null; got an empty string")
+        raise ValueError(f"{key} must be a folder or s3://bucket/prefix, or null; got ''")
     if "://" not in target:
         return target
     scheme = target.split("://", 1)[0].lower()
@@ -254,7 +254,8 @@ def split_s3_url(url: str, key: str = "publish") -> tuple[str, str]:
             f"letters, digits, dots and hyphens), e.g. s3://my-charts-bucket/charts")
     prefix = prefix.strip("/")
     if "//" in prefix or any(part in (".", "..") for part in prefix.split("/")):
-        raise ValueError(f"{key} {url!r}: the prefix must be plain path segments, e.g. charts/daily")
+        raise ValueError(f"{key} {url!r}: the prefix must be plain path segments, "
+                         f"e.g. charts/daily")
     return bucket, prefix
 
 
