@@ -256,8 +256,9 @@ def test_upload_is_verified_with_a_head(moto):
 
     client.meta.events.register("after-call.s3.HeadObject", shrink)
     target = s3.Bucket(client, bucket, PREFIX)
-    with pytest.raises(PublishError, match="did not arrive intact: S3 holds 3 bytes of 'image/png', "
-                                           "4 bytes of 'image/png' were sent"):
+    expected = ("did not arrive intact: S3 holds 3 bytes of 'image/png', 4 bytes of 'image/png' "
+                "were sent")
+    with pytest.raises(PublishError, match=expected):
         s3.put(target, f"{PREFIX}/latest/dashboard.png", b"\x89PNG", s3.LATEST_CACHE)
 
 
