@@ -80,15 +80,12 @@ def publish_local(run_dir: Path, target: str, params, record: dict, *,
 
 
 def preflight_local(params) -> None:
-    folder = _local_folder(target_of(params))
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise PublishError(f"cannot create the publish folder {folder}: {exc}; set publish to a "
-                           f"folder this user may write") from None
-    if not os.access(folder, os.W_OK):
-        raise PublishError(f"the publish folder {folder} is not writable by this user; set "
-                           f"publish to a folder this user may write")
+    """The folder, or the nearest folder above it that exists, must be writable (nothing made)."""
+    folder = _local_folder(target_of(params)).absolute()
+    existing = next(path for path in (folder, *folder.parents) if path.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise PublishError(f"cannot publish to {folder}: {existing} is not a folder this user "
+                           f"may write; set publish to another folder")
 
 
 def publish_s3(run_dir: Path, target: str, params, record: dict, *, s3_client=None) -> dict:
@@ -99,27 +96,27 @@ def publish_s3(run_dir: Path, target: str, params, record: dict, *, s3_client=No
     """
     chart = _chart(run_dir).read_bytes()
     bucket = s3.open_bucket(params, s3_client)
+    run_id = record["run_id"]
+    keys = {"latest": bucket.key("latest", CHART), "archive": bucket.key("archive", run_id, CHART),
+            "page": bucket.key(PAGE)}
     try:
         region = bucket.region()
-        urls = {name: s3.public_url(bucket, bucket.key(*parts), region)
-                for name, parts in (("latest", ("latest", CHART)), ("page", (PAGE,)),
-                                    ("archive", ("archive", record["run_id"], CHART)))}
+        urls = {name: s3.public_url(bucket, key, region) for name, key in keys.items()}
         page = render_page(record.get("data", {}), image_src=f"latest/{CHART}",
                            title=params.title, image_url=urls["latest"])
-        private = _upload_run_log(bucket, run_dir, record["run_id"], region)
-        acl = params.s3_acl
-        archive = s3.put(bucket, bucket.key("archive", record["run_id"], CHART),
-                         chart, s3.ARCHIVE_CACHE, acl)
-        latest = s3.put(bucket, bucket.key("latest", CHART), chart, s3.LATEST_CACHE, acl)
-        page_key = s3.put(bucket, bucket.key(PAGE), page.encode("utf-8"), s3.LATEST_CACHE, acl)
+        private = _upload_run_log(bucket, run_dir, run_id, region)
+        for name, body, cache in (("archive", chart, s3.ARCHIVE_CACHE),
+                                  ("latest", chart, s3.LATEST_CACHE),
+                                  ("page", page.encode("utf-8"), s3.LATEST_CACHE)):
+            s3.put(bucket, keys[name], body, cache, params.s3_acl)
     except s3.S3_ERRORS as exc:
         raise s3.explain(exc, bucket.name, "uploading", params) from None
     local = publish_local(run_dir, str(site_dir(Path(params.output_dir))), params, record,
                           image_url=urls["latest"])
     log.info("published %s (page %s)", urls["latest"], urls["page"])
     return {"target": params.publish, "url": urls["latest"], "page_url": urls["page"],
-            "archive_url": urls["archive"], "latest": latest, "archive": archive,
-            "page": page_key, "private": private, "acl": acl, "local": local}
+            "archive_url": urls["archive"], "private": private, "acl": params.s3_acl,
+            "local": local, **{name: bucket.s3_url(key) for name, key in keys.items()}}
 
 
 def _upload_run_log(bucket, run_dir: Path, run_id: str, region: str) -> list[str]:

@@ -204,9 +204,11 @@ def _no_bucket(bucket, params, exc) -> str:
 
 def _denied(bucket, params, exc) -> str:
     acl = " and s3:PutObjectAcl (s3_acl is set)" if params.s3_acl else ""
+    objects = f"arn:aws:s3:::{params.publish.removeprefix('s3://')}/*"
     return (f"access denied to bucket {bucket!r} ({_error_code(exc)}): the credentials in use "
-            f"need s3:ListBucket on the bucket, and s3:PutObject, s3:GetObject and "
-            f"s3:DeleteObject on {params.publish}/*{acl}; also check that the keys are current")
+            f"(user {effective_user()!r}) need s3:ListBucket on arn:aws:s3:::{bucket}, and "
+            f"s3:PutObject, s3:GetObject and s3:DeleteObject on {objects}{acl}; also check that "
+            f"the keys are current")
 
 
 def _acl_refused(bucket, params, exc) -> str:

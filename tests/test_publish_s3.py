@@ -127,6 +127,7 @@ def free_port() -> int:
 # --- a successful run -------------------------------------------------------------------------
 
 
+@pytest.mark.notebook
 def test_successful_run_publishes_exactly_these_objects(published):
     run_id = published["run_dir"].name
     assert published["code"] == 0
@@ -139,6 +140,7 @@ def test_successful_run_publishes_exactly_these_objects(published):
     }
 
 
+@pytest.mark.notebook
 def test_each_object_has_its_body_content_type_and_cache_header(published):
     run_dir, objects = published["run_dir"], published["objects"]
     run_id = run_dir.name
@@ -157,6 +159,7 @@ def test_each_object_has_its_body_content_type_and_cache_header(published):
         (run_dir / NOTEBOOK_HTML).read_bytes(), "text/html; charset=utf-8", "private, no-store")
 
 
+@pytest.mark.notebook
 def test_run_record_says_what_was_published(published, moto):
     record, bucket = published["record"], published["bucket"]
     latest_url = f"{moto.url}/{bucket}/{PREFIX}/latest/dashboard.png"
@@ -168,6 +171,7 @@ def test_run_record_says_what_was_published(published, moto):
     assert record["parameters"]["publish"] == f"s3://{bucket}/{PREFIX}"
 
 
+@pytest.mark.notebook
 def test_page_describes_the_data_and_escapes_the_title(published, moto):
     page = published["objects"][f"{PREFIX}/index.html"][0].decode()
     closes = pd.read_csv(published["run_dir"] / "closes.csv", index_col="date")
@@ -186,6 +190,7 @@ def test_page_describes_the_data_and_escapes_the_title(published, moto):
     assert f"<pre><code>{html.escape(snippet)}</code></pre>" in page
 
 
+@pytest.mark.notebook
 def test_same_page_and_chart_in_the_local_site(published):
     site = published["output_dir"] / "site"
     s3_page = published["objects"][f"{PREFIX}/index.html"][0].decode()
@@ -195,6 +200,7 @@ def test_same_page_and_chart_in_the_local_site(published):
                                                      ).read_bytes()
 
 
+@pytest.mark.notebook
 def test_no_acl_is_sent_and_the_example_policy_makes_only_the_charts_public(published, moto):
     client, bucket, run_id = moto.client(), published["bucket"], published["run_dir"].name
     for key in published["objects"]:
@@ -213,6 +219,7 @@ def test_no_acl_is_sent_and_the_example_policy_makes_only_the_charts_public(publ
 # --- nothing replaces a good chart ------------------------------------------------------------
 
 
+@pytest.mark.notebook
 def test_failed_notebook_publishes_nothing(moto, tmp_path):
     bucket = moto.new_bucket()
     before = put_previous(moto.client(), bucket)
@@ -224,6 +231,7 @@ def test_failed_notebook_publishes_nothing(moto, tmp_path):
     assert record.get("published") is None and record["error"]["ename"] == "UnknownTickerError"
 
 
+@pytest.mark.notebook
 def test_upload_failure_after_the_archive_keeps_the_previous_latest(published, moto, tmp_path):
     bucket = moto.new_bucket()
     before = put_previous(moto.client(), bucket)
@@ -262,6 +270,7 @@ def test_upload_is_verified_with_a_head(moto):
         s3.put(target, f"{PREFIX}/latest/dashboard.png", b"\x89PNG", s3.LATEST_CACHE)
 
 
+@pytest.mark.notebook
 def test_run_log_made_public_by_a_broad_policy_is_deleted_and_nothing_published(
         published, moto, tmp_path):
     bucket = moto.new_bucket()
@@ -282,6 +291,7 @@ def test_run_log_made_public_by_a_broad_policy_is_deleted_and_nothing_published(
 # --- ACLs -------------------------------------------------------------------------------------
 
 
+@pytest.mark.notebook
 def test_acl_refused_by_the_bucket_explains_the_setting_and_exits_6(moto, acl_enforcing, tmp_path,
                                                                     capsys):
     bucket = moto.new_bucket(ObjectOwnership="BucketOwnerEnforced")
@@ -302,6 +312,7 @@ def test_acl_refused_by_the_bucket_explains_the_setting_and_exits_6(moto, acl_en
     assert not any("/archive/" in key for key in after)
 
 
+@pytest.mark.notebook
 def test_without_s3_acl_the_acl_refusing_bucket_works(published, moto, acl_enforcing, tmp_path):
     bucket = moto.new_bucket(ObjectOwnership="BucketOwnerEnforced")
     run_dir, record = copy_of_run(published, tmp_path)
@@ -313,6 +324,7 @@ def test_without_s3_acl_the_acl_refusing_bucket_works(published, moto, acl_enfor
     assert acl_enforcing.app.refused == refused_before
 
 
+@pytest.mark.notebook
 def test_s3_acl_is_sent_on_public_objects_only(published, moto, tmp_path):
     bucket = moto.new_bucket()
     client = moto.client()
@@ -384,6 +396,7 @@ def test_unreachable_endpoint(tmp_path):
     assert_failed_before_the_notebook(tmp_path, f"cannot reach {endpoint}", "s3_endpoint_url")
 
 
+@pytest.mark.notebook
 def test_no_publish_skips_the_check_and_the_upload(moto, tmp_path):
     code = run_cli(tmp_path, "publish", "s3://no-such-bucket-here/charts", "s3_endpoint_url",
                    moto.url, extra=["--no-publish"])
@@ -440,3 +453,14 @@ def test_page_escapes_everything_from_parameters_and_data():
     assert "<script>" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
     assert "a&amp;quot;b.png" in page  # quoted in the snippet, then escaped for display
     assert "Highest median close: BBB (20.00); lowest: AAA (10.00)." in page
+
+
+def test_local_target_is_checked_without_creating_anything(tmp_path):
+    nested = tmp_path / "site" / "deeper"
+    publish.preflight(config.load(None, [("publish", str(nested))]))
+    assert not (tmp_path / "site").exists()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(PublishError, match=f"cannot publish to {blocker / 'site'}: {blocker} is "
+                                           f"not a folder"):
+        publish.preflight(config.load(None, [("publish", str(blocker / "site"))]))
