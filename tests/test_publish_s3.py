@@ -368,9 +368,9 @@ def test_no_credentials_names_the_user_and_home(moto, tmp_path, monkeypatch, cap
 
 
 def test_missing_profile_is_named(moto, tmp_path, monkeypatch):
+    bucket = moto.new_bucket()
     monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
-    code = run_cli(tmp_path, "publish", f"s3://{moto.new_bucket()}/{PREFIX}", "s3_endpoint_url",
-                   moto.url)
+    code = run_cli(tmp_path, "publish", f"s3://{bucket}/{PREFIX}", "s3_endpoint_url", moto.url)
     assert code == 6
     assert_failed_before_the_notebook(tmp_path, "no-such-profile", "set AWS_PROFILE to a profile",
                                       f"user {s3.effective_user()!r}")
