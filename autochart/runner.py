@@ -125,7 +125,7 @@ def _preflight(run_dir, params, record) -> RunResult | None:
     try:
         publishing.preflight(params)
     except AutochartError as exc:
-        log.error("publish target check failed, the notebook was not run: %s", exc)
+        log.error("the publish target check failed, so the notebook was not run")
         error = {"kind": "publish", "stage": "preflight", "message": str(exc)}
         record.update(status="failed", exit_code=exc.exit_code, error=error, published=None,
                       timings={})
