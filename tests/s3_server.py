@@ -27,8 +27,10 @@ from moto.moto_server.werkzeug_app import (
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
-FAKE_KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-             "AWS_SESSION_TOKEN": "testing"}
+# Distinctive fake values, so a test can show that none of them is ever written anywhere.
+FAKE_KEYS = {"AWS_ACCESS_KEY_ID": "AKIAAUTOCHARTFAKEKEY",
+             "AWS_SECRET_ACCESS_KEY": "autochart-fake-secret-never-written",
+             "AWS_SESSION_TOKEN": "autochart-fake-session-token-never-written"}
 REGION = "us-east-1"
 # Variables that could point boto3 at real credentials or a real endpoint.
 AWS_VARIABLES_TO_UNSET = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL",

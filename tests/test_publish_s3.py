@@ -22,7 +22,7 @@ from autochart import cli, config, publish, s3
 from autochart.exceptions import PublishError
 from autochart.paths import PROJECT_ROOT
 
-from .s3_server import AclEnforcingServer, S3Server, fake_aws_environment
+from .s3_server import FAKE_KEYS, AclEnforcingServer, S3Server, fake_aws_environment
 
 POLICY = PROJECT_ROOT / "deploy" / "s3-bucket-policy.json"
 TITLE = 'Banks & <script>alert("owned")</script>'
@@ -214,6 +214,15 @@ def test_no_acl_is_sent_and_the_example_policy_makes_only_the_charts_public(publ
     assert anonymous[f"{PREFIX}/index.html"].status_code == 200
     assert anonymous[f"{PREFIX}/private/{run_id}/{NOTEBOOK}"].status_code == 403
     assert anonymous[f"{PREFIX}/private/{run_id}/{NOTEBOOK_HTML}"].status_code == 403
+
+
+@pytest.mark.notebook
+def test_no_credential_is_written_anywhere(published):
+    written = [body for body, _, _ in published["objects"].values()]
+    written += [path.read_bytes() for path in published["output_dir"].rglob("*") if path.is_file()]
+    assert len(written) > 10
+    for value in FAKE_KEYS.values():
+        assert not any(value.encode() in body for body in written), value
 
 
 # --- nothing replaces a good chart ------------------------------------------------------------
