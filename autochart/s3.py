@@ -70,12 +70,20 @@ def open_bucket(params, s3_client=None) -> Bucket:
 
 
 def make_client(params):
-    """A boto3 S3 client from the standard credential chain, bounded timeouts and retries."""
+    """A boto3 S3 client from the standard credential chain, bounded timeouts and retries.
+
+    For S3-compatible stores, checksums are sent only where the API requires them: boto3 1.36
+    started adding CRC32 checksum headers to every upload, which several such stores refuse.
+    """
     import boto3
     from botocore.config import Config
 
+    checksums = ({"request_checksum_calculation": "when_required",
+                  "response_checksum_validation": "when_required"}
+                 if params.s3_endpoint_url else {})
     config = Config(connect_timeout=params.http_timeout, read_timeout=params.http_timeout,
-                    retries={"mode": "standard", "max_attempts": params.http_retries + 1})
+                    retries={"mode": "standard", "max_attempts": params.http_retries + 1},
+                    **checksums)
     return boto3.session.Session().client("s3", region_name=params.s3_region,
                                           endpoint_url=params.s3_endpoint_url, config=config)
 

@@ -482,3 +482,14 @@ def test_local_target_is_checked_without_creating_anything(tmp_path):
     with pytest.raises(PublishError, match=f"cannot publish to {blocker / 'site'}: {blocker} is "
                                            f"not a folder"):
         publish.preflight(config.load(None, [("publish", str(blocker / "site"))]))
+
+
+def test_s3_compatible_store_gets_no_optional_checksum_headers(moto, tmp_path):
+    bucket = moto.new_bucket()
+    client = s3.make_client(params_for(bucket, moto.url, tmp_path))
+    sent = []
+    client.meta.events.register("before-send.s3.PutObject",
+                                lambda request, **_: sent.append(dict(request.headers)))
+    client.put_object(Bucket=bucket, Key="k.png", Body=b"\x89PNG")
+    assert len(sent) == 1
+    assert not [name for name in sent[0] if name.lower().startswith("x-amz-checksum-")]
