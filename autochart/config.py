@@ -31,6 +31,12 @@ SECRET_QUERY_PATTERN = re.compile(r"[?&](token|apikey|api_key|access_key)=", re.
 TICKER_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9.\-=^]{0,19}$")
 PRICE_CHOICES = ("adjusted", "close")
 ON_MISSING_CHOICES = ("fail", "warn")
+# Canned ACLs an upload may carry. public-read-write is left out on purpose: anyone could write.
+S3_ACL_CHOICES = ("private", "public-read", "authenticated-read", "aws-exec-read",
+                  "bucket-owner-read", "bucket-owner-full-control")
+PUBLISH_SCHEMES = ("file", "s3")
+S3_BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+S3_REGION_PATTERN = re.compile(r"^[a-z0-9][a-z0-9\-]*$")
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,9 @@ class Params:
     title: str = ""
     output_dir: str = "outputs"
     publish: str | None = None
+    s3_region: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_acl: str | None = None
     cell_timeout: int = 300
     run_timeout: int = 900
     http_timeout: float = 30.0
@@ -275,6 +284,69 @@ def _base_url(value: Any, key: str) -> str | None:
     return url
 
 
+def _publish(value: Any, key: str) -> str | None:
+    """A local folder, ``file://`` path or ``s3://bucket/prefix``; the S3 form is normalised."""
+    if value is None:
+        return None
+    target = _string(value, key).strip()
+    if not target:
+        raise ValueError(f"{key} must be a folder or s3://bucket/prefix, or null; got ''")
+    if "://" not in target:
+        return target
+    scheme = target.split("://", 1)[0].lower()
+    if scheme not in PUBLISH_SCHEMES:
+        raise ValueError(f"{key} {target!r}: unknown scheme {scheme!r}; known: "
+                         f"{', '.join(PUBLISH_SCHEMES)} (or a plain folder)")
+    if scheme == "s3":
+        bucket, prefix = split_s3_url(target, key)
+        return f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
+    return target
+
+
+def split_s3_url(url: str, key: str = "publish") -> tuple[str, str]:
+    """``s3://bucket/some/prefix/`` -> ``("bucket", "some/prefix")``; ValueError if malformed."""
+    rest = url.split("://", 1)[1]
+    bucket, _, prefix = rest.partition("/")
+    if not S3_BUCKET_PATTERN.match(bucket) or ".." in bucket:
+        raise ValueError(
+            f"{key} {url!r}: {bucket!r} is not an S3 bucket name (3-63 characters: lowercase "
+            f"letters, digits, dots and hyphens), e.g. s3://my-charts-bucket/charts")
+    prefix = prefix.strip("/")
+    if "//" in prefix or any(part in (".", "..") for part in prefix.split("/")):
+        raise ValueError(f"{key} {url!r}: the prefix must be plain path segments, "
+                         f"e.g. charts/daily")
+    return bucket, prefix
+
+
+def _s3_region(value: Any, key: str) -> str | None:
+    if value is None:
+        return None
+    region = _string(value, key).strip()
+    if not S3_REGION_PATTERN.match(region):
+        raise ValueError(f"{key} must be a region name such as eu-west-1 (or null), got {value!r}")
+    return region
+
+
+def _s3_endpoint_url(value: Any, key: str) -> str | None:
+    url = _base_url(value, key)
+    if url and "@" in url.split("/")[2]:
+        raise ValueError(f"{key} contains credentials: remove them; credentials come from the "
+                         f"environment, a profile or an instance role (see README)")
+    return url
+
+
+def _s3_acl(value: Any, key: str) -> str | None:
+    if value is None:
+        return None
+    if value == "public-read-write":
+        raise ValueError(f"{key} public-read-write would let anyone overwrite the chart; use "
+                         f"public-read, or better null with a bucket policy (see docs/website.md)")
+    if value not in S3_ACL_CHOICES:
+        raise ValueError(f"{key} must be null (no ACL, the default) or one of "
+                         f"{', '.join(S3_ACL_CHOICES)}; got {value!r}")
+    return value
+
+
 VALIDATORS: dict[str, Callable[[Any, str], Any]] = {
     "tickers": _tickers,
     "source": _source,
@@ -290,7 +362,10 @@ VALIDATORS: dict[str, Callable[[Any, str], Any]] = {
     "dpi": _positive_int,
     "title": _string,
     "output_dir": _string,
-    "publish": _optional_string,
+    "publish": _publish,
+    "s3_region": _s3_region,
+    "s3_endpoint_url": _s3_endpoint_url,
+    "s3_acl": _s3_acl,
     "cell_timeout": _positive_int,
     "run_timeout": _positive_int,
     "http_timeout": _positive_number,

@@ -84,6 +84,8 @@ def run(params: config.Params, *, publish: bool = True, notebook: Path = NOTEBOO
 
     The whole run holds the output folder's lock: a second run started meanwhile raises
     ``AlreadyRunningError`` before it makes a run folder. Old run folders are pruned afterwards.
+    When publishing, the target is checked first (credentials, bucket); if that fails the
+    notebook is not run, and the run folder holds only ``run.json`` and ``run.log`` saying why.
     """
     output_dir = Path(params.output_dir)
     with lock.hold(lock_file(output_dir)):
@@ -102,7 +104,8 @@ def _run_locked(params, publish, notebook, publisher) -> RunResult:
     with _run_log(run_dir):
         log.info("run %s started: %s from %s", run_dir.name, ", ".join(params.tickers),
                  params.source)
-        result = _execute_and_publish(run_dir, params, notebook, record, publish, publisher)
+        result = ((_preflight(run_dir, params, record) if publish else None)
+                  or _execute_and_publish(run_dir, params, notebook, record, publish, publisher))
         log.info("run %s %s in %.1fs (exit code %d)%s", run_dir.name, result.status,
                  record["duration_s"], result.exit_code,
                  f": {result.message}" if result.message else "")
@@ -127,6 +130,24 @@ def _execute_and_publish(run_dir, params, notebook, record, publish, publisher) 
     _finish(record, started)
     _write_record(run_dir, record)
     return RunResult(run_dir, status, exit_code, message, record)
+
+
+def _preflight(run_dir, params, record) -> RunResult | None:
+    """Check the publish target before the notebook runs; a failed check ends the run here."""
+    from . import publish as publishing
+
+    started = time.monotonic()
+    try:
+        publishing.preflight(params)
+    except AutochartError as exc:
+        log.error("the publish target check failed, so the notebook was not run")
+        error = {"kind": "publish", "stage": "preflight", "message": str(exc)}
+        record.update(status="failed", exit_code=exc.exit_code, error=error, published=None,
+                      timings={})
+        _finish(record, started)
+        _write_record(run_dir, record)
+        return RunResult(run_dir, "failed", exc.exit_code, str(exc), record)
+    return None
 
 
 def _publish(run_dir, params, record, publisher):
