@@ -340,7 +340,8 @@ def _s3_acl(value: Any, key: str) -> str | None:
         return None
     if value == "public-read-write":
         raise ValueError(f"{key} public-read-write would let anyone overwrite the chart; use "
-                         f"public-read, or better null with a bucket policy (see README, "Put the chart on your website")")
+                         f"public-read, or better null with a bucket policy (see the README, "
+                         f"'Put the chart on your website')")
     if value not in S3_ACL_CHOICES:
         raise ValueError(f"{key} must be null (no ACL, the default) or one of "
                          f"{', '.join(S3_ACL_CHOICES)}; got {value!r}")
