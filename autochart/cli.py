@@ -30,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "chart; install its schedule; check the machine (doctor).",
         epilog="Exit codes: 0 ok, 1 internal error, 2 bad parameters, 3 data error, "
                "4 notebook error, 5 timeout, 6 publish failed, 7 already running, "
-               "8 setup problem.",
+               "8 setup problem. The options of each command: run_notebook.py COMMAND --help "
+               "(run is the default: run_notebook.py -p KEY VALUE ... means run -p KEY VALUE ...).",
     )
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="run the notebook once (the default command)")

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -107,6 +108,22 @@ _StrictLoader.add_implicit_resolver(
 )
 
 
+def _mapping_without_repeats(loader: _StrictLoader, node: yaml.MappingNode) -> dict:
+    """A mapping whose keys are unique: plain YAML silently keeps the last of a repeated key."""
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} appears twice; keep one", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+                              _mapping_without_repeats)
+
+
 def parse_yaml(text: str, source: str = "YAML") -> Any:
     """Parse YAML text with the strict loader; a syntax error names the source."""
     try:
@@ -120,7 +137,12 @@ def load_yaml_file(path: Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ParameterError([f"file not found: {path} (pass --params FILE)"], source=str(path))
-    data = parse_yaml(path.read_text(encoding="utf-8"), source=str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ParameterError(["is not a text file (not UTF-8): pass a YAML params file"],
+                             source=str(path)) from None
+    data = parse_yaml(text, source=str(path))
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -169,6 +191,18 @@ def _positive_int(value: Any, key: str) -> int:
         raise ValueError(
             f"{key} must be a positive integer, got {value!r} ({type(value).__name__})")
     return value
+
+
+def _int_between(low: int, high: int) -> Callable[[Any, str], int]:
+    """A validator for an integer in [low, high] (a huge value would hang or exhaust memory)."""
+
+    def check(value: Any, key: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(f"{key} must be an integer from {low} to {high}, got {value!r} "
+                             f"({type(value).__name__})")
+        return value
+
+    return check
 
 
 def _non_negative_int(value: Any, key: str) -> int:
@@ -281,6 +315,9 @@ def _base_url(value: Any, key: str) -> str | None:
     if SECRET_QUERY_PATTERN.search(url):
         raise ValueError(
             f"{key} contains a token: remove it and set the environment variable instead")
+    if urlsplit(url).username or urlsplit(url).password:
+        raise ValueError(f"{key} contains a user name or password (user:pass@host): remove them; "
+                         f"credentials come from the environment")
     return url
 
 
@@ -357,10 +394,10 @@ VALIDATORS: dict[str, Callable[[Any, str], Any]] = {
     "start": _iso_date,
     "end": _iso_date,
     "price": _price,
-    "bins": _positive_int,
+    "bins": _int_between(1, 1000),
     "scatter_tickers": _optional_tickers,
     "figsize": _figsize,
-    "dpi": _positive_int,
+    "dpi": _int_between(10, 600),
     "title": _string,
     "output_dir": _string,
     "publish": _publish,
@@ -408,7 +445,11 @@ def validate(raw: Mapping[str, Any], *, base_dirs: Mapping[str, Path] | None = N
     if problems:
         raise ParameterError(problems, source=source)
     _resolve_paths(clean, base_dirs or {})
-    return Params(**clean)
+    params = Params(**clean)
+    if params.source == "csv" and not Path(params.csv_dir).is_dir():
+        raise ParameterError([f"csv_dir {params.csv_dir} is not a folder: point it at the folder "
+                              f"that holds the <TICKER>.csv files"], source=source)
+    return params
 
 
 def _key_problems(raw: Mapping[str, Any]) -> list[str]:
@@ -469,6 +510,8 @@ def load(params_file: Path | None, overrides: list[tuple[str, str]] | None = Non
     for key in override_values:
         base_dirs[key] = cwd
     raw.update(override_values)
+    if override_values:  # a bad -p value must not look like a mistake in the file
+        label += " with -p " + ", ".join(override_values)
     if "output_dir" not in raw:  # the default folder is the project's, wherever we run from
         base_dirs["output_dir"] = NOTEBOOK.parent.parent
         raw["output_dir"] = Params().output_dir

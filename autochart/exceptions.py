@@ -47,6 +47,7 @@ class ProviderError(DataError):
     def __init__(self, message: str, *, provider: str, url: str | None = None,
                  status: int | None = None):
         self.provider = provider
+        self.detail = message
         self.url = url
         self.status = status
         where = f" [{status or 'no answer'} from {url}]" if url else ""

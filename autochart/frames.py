@@ -74,11 +74,15 @@ def closes(prices: pd.DataFrame, tickers: list[str], price: str = "adjusted", *,
     wide.index = pd.DatetimeIndex(wide.index, name="date")
     wide.columns.name = None
     require_data(wide)  # before windowing: an all-empty frame has no last date to count from
-    span = window(wide.dropna(how="all").index, start=start, end=end,
-                  lookback_years=lookback_years)
-    wide = wide.loc[span.start:span.end]
-    require_data(wide)
-    return wide
+    priced = wide.dropna(how="all").index
+    span = window(priced, start=start, end=end, lookback_years=lookback_years)
+    windowed = wide.loc[span.start:span.end]
+    if windowed.dropna(how="all").empty:
+        raise NoPriceDataError([], f"nothing between {span.start:%Y-%m-%d} and {span.end:%Y-%m-%d}; "
+                                   f"the data runs from {priced.min():%Y-%m-%d} to "
+                                   f"{priced.max():%Y-%m-%d}: change start, end or lookback_years")
+    require_data(windowed)
+    return windowed
 
 
 def require_tickers(prices: pd.DataFrame, tickers: list[str]) -> None:

@@ -94,6 +94,7 @@ def test_token_inside_base_url_is_refused():
 
 
 def test_override_values_are_read_as_yaml(tmp_path):
+    (tmp_path / "data").mkdir()
     params = config.load(None, [("tickers", "[JPM, BAC]"), ("bins", "30"), ("end", "2024-03-08"),
                                 ("csv_dir", "data"), ("source", "csv")], cwd=tmp_path)
     assert params.tickers == ["JPM", "BAC"]
@@ -103,7 +104,7 @@ def test_override_values_are_read_as_yaml(tmp_path):
 
 
 def test_file_paths_are_relative_to_the_params_file(tmp_path):
-    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "prices").mkdir(parents=True)
     file = tmp_path / "conf" / "params.yaml"
     file.write_text("source: csv\ncsv_dir: prices\noutput_dir: out\n")
     params = config.load(file, cwd=tmp_path)
@@ -112,8 +113,11 @@ def test_file_paths_are_relative_to_the_params_file(tmp_path):
 
 
 @pytest.mark.parametrize("raw, expected", [
-    ({"bins": 0}, "bins must be a positive integer"),
-    ({"bins": True}, "bins must be a positive integer"),
+    ({"bins": 0}, "bins must be an integer from 1 to 1000"),
+    ({"bins": True}, "bins must be an integer from 1 to 1000"),
+    ({"bins": 100_000_000}, "bins must be an integer from 1 to 1000"),
+    ({"dpi": 100_000}, "dpi must be an integer from 10 to 600"),
+    ({"base_url": "https://user:pass@iex.example/stable"}, "base_url contains a user name or password"),
     ({"start": "2024-13-01"}, "start must be an ISO date YYYY-MM-DD"),
     ({"price": "open"}, "price must be one of adjusted, close"),
     ({"source": "bloomberg"}, "source 'bloomberg' is not a known source; known: sample, csv"),
@@ -180,3 +184,42 @@ def test_notebook_needs_exactly_one_parameters_cell(tmp_path, tag_count):
     nbformat.write(nb, str(broken))
     with pytest.raises(NotebookContractError, match=f"found {tag_count}"):
         config.check_notebook(broken)
+
+
+def test_a_repeated_key_is_refused(tmp_path):
+    file = tmp_path / "params.yaml"
+    file.write_text("tickers: [AAPL]\ntickers: [MSFT]\n")
+    with pytest.raises(ParameterError, match="key 'tickers' appears twice"):
+        config.load(file)
+
+
+def test_a_binary_params_file_is_refused_by_name(tmp_path):
+    file = tmp_path / "params.yaml"
+    file.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff")
+    with pytest.raises(ParameterError, match="not a text file"):
+        config.load(file)
+
+
+def test_a_bad_override_is_not_blamed_on_the_file(tmp_path):
+    file = tmp_path / "params.yaml"
+    file.write_text("bins: 50\n")
+    with pytest.raises(ParameterError) as caught:
+        config.load(file, [("bins", "abc")])
+    assert str(caught.value).startswith(f"{file} with -p bins has 1 problem(s)")
+
+
+def test_csv_dir_must_be_an_existing_folder_before_any_kernel(tmp_path):
+    with pytest.raises(ParameterError, match="is not a folder"):
+        config.load(None, [("source", "csv"), ("csv_dir", "no-such-folder")], cwd=tmp_path)
+
+
+def test_runner_without_the_project_packages_says_what_to_do():
+    import subprocess
+    import sys
+
+    from autochart.paths import RUNNER_SCRIPT
+
+    done = subprocess.run([sys.executable, "-I", "-S", str(RUNNER_SCRIPT)], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 8
+    assert "run `make run` once" in done.stderr and "Traceback" not in done.stderr

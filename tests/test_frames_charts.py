@@ -230,3 +230,11 @@ def test_many_dashboards_leave_no_figures_behind(br07, tmp_path):
         charts.save(charts.dashboard(closes), tmp_path / f"d{i}.png", dpi=30)
     gc.collect()
     assert len(plt.get_fignums()) == before
+
+
+def test_a_window_without_data_says_where_the_data_is():
+    prices = get_source("sample").fetch(["AAPL"])
+    with pytest.raises(NoPriceDataError) as caught:
+        frames.closes(prices, ["AAPL"], "adjusted", start="2020-01-01", end="2020-12-31")
+    assert "nothing between 2020-01-01 and 2020-12-31; the data runs from 2000-03-01 to " \
+           "2013-03-01" in str(caught.value)

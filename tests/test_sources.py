@@ -71,6 +71,14 @@ def test_csv_missing_file_names_the_ticker_and_folder():
         get_source("csv", csv_dir=str(PRICES)).fetch(["JPM", "ZZZZ"])
     assert caught.value.tickers == ["ZZZZ"]
     assert str(PRICES) in str(caught.value)
+    assert "tried ZZZZ.csv, zzzz.csv, zzzz_us_d.csv, zzzz.us.csv" in str(caught.value)
+
+
+def test_csv_header_only_file_is_no_data_naming_the_file(tmp_path):
+    (tmp_path / "AAA.csv").write_text("Date,Open,High,Low,Close,Adj Close,Volume\n")
+    with pytest.raises(NoPriceDataError) as caught:
+        get_source("csv", csv_dir=str(tmp_path)).fetch(["AAA"])
+    assert str(tmp_path / "AAA.csv") in str(caught.value) and caught.value.tickers == ["AAA"]
 
 
 def test_csv_dir_that_is_not_a_folder(tmp_path):
@@ -80,7 +88,10 @@ def test_csv_dir_that_is_not_a_folder(tmp_path):
 
 @pytest.mark.parametrize("text, problem", [
     ("Date,Price\n2024-01-02,1\n", "has columns"),
-    ("Date,Open,High,Low,Close,Adj Close,Volume\n02/01/2024,1,1,1,1,1,1\n", "not YYYY-MM-DD"),
+    ("Date,Open,High,Low,Close,Adj Close,Volume\n2024-01-01,1,1,1,1,1,1\n02/01/2024,1,1,1,1,1,1\n",
+     "line 3: date '02/01/2024' is not YYYY-MM-DD"),
+    ("Date,Open,High,Low,Close,Adj Close,Volume\n2024-01-02,1,1,1,-4.5,1,1\n",
+     "line 2: a price is zero or negative"),
     ("Date,Open,High,Low,Close,Adj Close,Volume\n2024-01-02,1,1,1,n/a,1,1\n",
      "line 2: close 'n/a' is not a number"),
     ("", "cannot be read as CSV"),
@@ -236,7 +247,7 @@ def test_slow_answer_is_a_timeout(iex_server, iex_token):
 
 def test_non_json_200_is_malformed(iex_server, iex_token):
     iex_server.script(Scripted(200, "<html>maintenance</html>", "text/html"))
-    with pytest.raises(MalformedResponseError, match="expected JSON, got text/html"):
+    with pytest.raises(MalformedResponseError, match="not valid JSON \\(Content-Type text/html\\)"):
         iex(iex_server).fetch(["JPM"], start="2024-01-01")
 
 

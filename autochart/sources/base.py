@@ -206,9 +206,9 @@ class HttpSource:
             return response.json()
         except ValueError:
             raise MalformedResponseError(
-                f"expected JSON, got {response.headers.get('Content-Type', 'no content type')}: "
-                f"{_short_body(response)!r}", provider=self.name, url=shown,
-                status=response.status_code) from None
+                f"the answer is not valid JSON (Content-Type "
+                f"{response.headers.get('Content-Type', 'not given')}): {_short_body(response)!r}",
+                provider=self.name, url=shown, status=response.status_code) from None
 
 
 def _retry_after(response: requests.Response | None) -> float | None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..exceptions import DataError, MalformedResponseError, UnknownTickerError
+from ..exceptions import DataError, MalformedResponseError, NoPriceDataError, UnknownTickerError
 from .base import tidy
 
 YAHOO_COLUMNS = {"Date", "Open", "High", "Low", "Close", "Adj Close", "Volume"}
@@ -38,7 +38,8 @@ class CsvSource:
         missing = [t for t, f in files.items() if f is None]
         if missing:
             raise UnknownTickerError(missing, self.name,
-                                     hint=f"No file for it in {self.folder} (tried {_names('X')}).")
+                                     hint=f"No file for it in {self.folder} (tried "
+                                          f"{', '.join(_names(missing[0]))}).")
         return tidy(pd.concat([read_price_file(f, t) for t, f in files.items()],
                               ignore_index=True))
 
@@ -70,14 +71,24 @@ def read_price_file(path: Path, ticker: str) -> pd.DataFrame:
     if "adj_close" not in frame:
         frame["adj_close"] = frame["close"]  # Stooq closes are already adjusted
     dates = pd.to_datetime(frame["date"], format="%Y-%m-%d", errors="coerce")
+    if frame.empty:
+        raise NoPriceDataError([ticker], f"{path} has a header but no rows")
     if dates.isna().any():
-        bad = frame.loc[dates.isna(), "date"].iloc[0]
-        raise _malformed(path, f"has a date that is not YYYY-MM-DD: {bad!r}")
+        raise _malformed(path, f"line {_first_line(dates.isna())}: date "
+                               f"{frame.loc[dates.isna(), 'date'].iloc[0]!r} is not YYYY-MM-DD")
     frame["date"] = dates
     for column in ("open", "high", "low", "close", "adj_close", "volume"):
         frame[column] = _numbers(frame[column], path, column)
+    not_positive = (frame[["open", "high", "low", "close", "adj_close"]] <= 0).any(axis=1)
+    if not_positive.any():
+        raise _malformed(path, f"line {_first_line(not_positive)}: a price is zero or negative")
     frame["ticker"] = ticker
     return frame
+
+
+def _first_line(mask: pd.Series) -> int:
+    """The file line of the first True row (+1 for the header, +1 to count from 1)."""
+    return int(mask.to_numpy().nonzero()[0][0]) + 2
 
 
 def _numbers(values: pd.Series, path: Path, column: str) -> pd.Series:
@@ -85,8 +96,8 @@ def _numbers(values: pd.Series, path: Path, column: str) -> pd.Series:
     numbers = pd.to_numeric(values, errors="coerce")
     bad = numbers.isna() & values.notna()
     if bad.any():
-        row = int(bad.to_numpy().nonzero()[0][0]) + 2  # +1 for the header, +1 to count from 1
-        raise _malformed(path, f"line {row}: {column} {values[bad].iloc[0]!r} is not a number")
+        raise _malformed(path, f"line {_first_line(bad)}: {column} {values[bad].iloc[0]!r} is not "
+                               f"a number")
     return numbers
 
 

@@ -76,8 +76,9 @@ class IexSource(HttpSource):
         except UnreachableError as exc:
             if self.base_url == self.default_base_url:
                 raise UnreachableError(
-                    f"{exc} IEX Cloud was retired on 2024-08-31: set base_url to a compatible "
-                    f"endpoint, or choose another source", provider=self.name, url=exc.url) from None
+                    f"{exc.detail}. IEX Cloud was retired on 2024-08-31: set base_url to a compatible "
+                    f"endpoint, or choose another source", provider=self.name, url=exc.url,
+                    status=exc.status) from None
             raise
         shown = redact(response.url)
         return parse_batch(self.json(response, shown), tickers, url=shown)
