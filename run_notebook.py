@@ -13,8 +13,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 try:
     from autochart.cli import main
 except ModuleNotFoundError as missing:  # run with a Python that lacks the project's packages
-    print(f"{sys.executable} cannot import {missing.name!r}: run `make run` once (it creates .venv "
-          f"with everything installed), then use .venv/bin/python run_notebook.py", file=sys.stderr)
+    print(
+        f"{sys.executable} cannot import {missing.name!r}: run `make run` once (it creates .venv "
+        f"with everything installed), then use .venv/bin/python run_notebook.py",
+        file=sys.stderr,
+    )
     sys.exit(8)  # the documented "setup problem" exit code
 
 if __name__ == "__main__":

@@ -35,17 +35,19 @@ def _series(closes: pd.DataFrame) -> list:
 
 def boxplot(closes: pd.DataFrame, ax: Axes, *, price: str = "adjusted") -> Axes:
     """One box per ticker, labelled with the ticker."""
-    ax.boxplot(_series(closes), tick_labels=list(closes.columns),
-               medianprops={"gid": MEDIAN_GID, "color": "tab:orange"},
-               flierprops={"markersize": 2, "alpha": 0.5})
+    ax.boxplot(
+        _series(closes),
+        tick_labels=list(closes.columns),
+        medianprops={"gid": MEDIAN_GID, "color": "tab:orange"},
+        flierprops={"markersize": 2, "alpha": 0.5},
+    )
     ax.set_title(f"Spread of daily {PRICE_LABEL[price]}")
     ax.set_ylabel("price")
     ax.grid(axis="y", alpha=0.3)
     return ax
 
 
-def scatter(closes: pd.DataFrame, ax: Axes, tickers: list[str] | str, *,
-            price: str = "adjusted") -> Axes:
+def scatter(closes: pd.DataFrame, ax: Axes, tickers: list[str] | str, *, price: str = "adjusted") -> Axes:
     """Price over time for one or more tickers, on a real date axis."""
     tickers = [tickers] if isinstance(tickers, str) else list(tickers)
     require_data(closes[tickers])
@@ -63,8 +65,7 @@ def scatter(closes: pd.DataFrame, ax: Axes, tickers: list[str] | str, *,
     return ax
 
 
-def histogram(closes: pd.DataFrame, ax: Axes, *, bins: int = 50,
-              price: str = "adjusted") -> Axes:
+def histogram(closes: pd.DataFrame, ax: Axes, *, bins: int = 50, price: str = "adjusted") -> Axes:
     """One histogram dataset per ticker over shared bins, legend in ticker order."""
     ax.hist(_series(closes), bins=bins, label=list(closes.columns))
     ax.legend(fontsize="small")
@@ -80,8 +81,15 @@ def new_figure(figsize: tuple[float, float] = (8, 4.5)) -> tuple[Figure, Axes]:
     return fig, fig.add_subplot()
 
 
-def dashboard(closes: pd.DataFrame, *, scatter_tickers: list[str] | None = None, bins: int = 50,
-              price: str = "adjusted", figsize=(12, 8), title: str = "") -> Figure:
+def dashboard(
+    closes: pd.DataFrame,
+    *,
+    scatter_tickers: list[str] | None = None,
+    bins: int = 50,
+    price: str = "adjusted",
+    figsize=(12, 8),
+    title: str = "",
+) -> Figure:
     """The tutorial's 2x2: boxplot, two price-over-time scatters, histogram."""
     require_data(closes)
     scatter_tickers = list(scatter_tickers or closes.columns[:2])
@@ -93,8 +101,10 @@ def dashboard(closes: pd.DataFrame, *, scatter_tickers: list[str] | None = None,
     second = scatter_tickers[1] if len(scatter_tickers) > 1 else list(closes.columns)
     scatter(closes, second_ax, second, price=price)
     histogram(closes, hist_ax, bins=bins, price=price)
-    fig.suptitle(title or f"{', '.join(closes.columns)}: daily {PRICE_LABEL[price]}, "
-                          f"{date_range_text(closes)}", fontsize="x-large")
+    fig.suptitle(
+        title or f"{', '.join(closes.columns)}: daily {PRICE_LABEL[price]}, {date_range_text(closes)}",
+        fontsize="x-large",
+    )
     return fig
 
 

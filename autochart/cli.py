@@ -27,65 +27,94 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run_notebook.py",
         description="Fetch prices, execute the dashboard notebook with papermill, publish the "
-                    "chart; install its schedule; check the machine (doctor).",
+        "chart; install its schedule; check the machine (doctor).",
         epilog="Exit codes: 0 ok, 1 internal error, 2 bad parameters, 3 data error, "
-               "4 notebook error, 5 timeout, 6 publish failed, 7 already running, "
-               "8 setup problem. The options of each command: run_notebook.py COMMAND --help "
-               "(run is the default: run_notebook.py -p KEY VALUE ... means run -p KEY VALUE ...).",
+        "4 notebook error, 5 timeout, 6 publish failed, 7 already running, "
+        "8 setup problem. The options of each command: run_notebook.py COMMAND --help "
+        "(run is the default: run_notebook.py -p KEY VALUE ... means run -p KEY VALUE ...).",
     )
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="run the notebook once (the default command)")
     add_run_arguments(run)
-    add_schedule_arguments(sub.add_parser(
-        "schedule", help="install, show or remove the crontab entry (or systemd timer)"))
+    add_schedule_arguments(
+        sub.add_parser("schedule", help="install, show or remove the crontab entry (or systemd timer)")
+    )
     doctor = sub.add_parser("doctor", help="check that unattended runs can work here")
     add_common_arguments(doctor)
-    add_store_arguments(sub.add_parser(
-        "store", help="show or clear the local price store",
-        description="Show what the local price store holds (rows, first and last day, source "
-                    "per ticker) or clear it."))
+    add_store_arguments(
+        sub.add_parser(
+            "store",
+            help="show or clear the local price store",
+            description="Show what the local price store holds (rows, first and last day, source "
+            "per ticker) or clear it.",
+        )
+    )
     return parser
 
 
 def add_store_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=("info", "clear"))
-    parser.add_argument("tickers", nargs="*", metavar="TICKER",
-                        help="only these tickers (default: all)")
+    parser.add_argument("tickers", nargs="*", metavar="TICKER", help="only these tickers (default: all)")
     add_common_arguments(parser)
-    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
-                        metavar=("KEY", "VALUE"), dest="overrides",
-                        help="override one parameter, e.g. -p store /data/prices.sqlite")
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("KEY", "VALUE"),
+        dest="overrides",
+        help="override one parameter, e.g. -p store /data/prices.sqlite",
+    )
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--params", type=Path, default=None, metavar="FILE",
-                        help=f"parameters file (default: {DEFAULT_PARAMS.name} in the project)")
+    parser.add_argument(
+        "--params",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help=f"parameters file (default: {DEFAULT_PARAMS.name} in the project)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
 
 
 def add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=("install", "show", "remove"),
-                        help="install (or update) the entry for the params file, show it with "
-                             "its next run times, or remove it (other crontab lines are kept)")
+    parser.add_argument(
+        "action",
+        choices=("install", "show", "remove"),
+        help="install (or update) the entry for the params file, show it with "
+        "its next run times, or remove it (other crontab lines are kept)",
+    )
     add_common_arguments(parser)
-    parser.add_argument("--systemd", action="store_true",
-                        help="a systemd service + timer instead of a crontab entry")
-    parser.add_argument("--unit-dir", type=Path, default=None, metavar="DIR",
-                        help="with --systemd: write the unit files here and do not call "
-                             "systemctl (default: /etc/systemd/system for root, else "
-                             "~/.config/systemd/user, enabled with systemctl)")
-    parser.add_argument("--name", default="autochart",
-                        help="with --systemd: unit name (default: autochart)")
+    parser.add_argument(
+        "--systemd", action="store_true", help="a systemd service + timer instead of a crontab entry"
+    )
+    parser.add_argument(
+        "--unit-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="with --systemd: write the unit files here and do not call "
+        "systemctl (default: /etc/systemd/system for root, else "
+        "~/.config/systemd/user, enabled with systemctl)",
+    )
+    parser.add_argument("--name", default="autochart", help="with --systemd: unit name (default: autochart)")
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser)
-    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
-                        metavar=("KEY", "VALUE"), dest="overrides",
-                        help="override one parameter; VALUE is read as YAML, e.g. "
-                             "-p tickers '[JPM, BAC]'")
-    parser.add_argument("--no-publish", action="store_true",
-                        help="run everything but publishing the chart")
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("KEY", "VALUE"),
+        dest="overrides",
+        help="override one parameter; VALUE is read as YAML, e.g. -p tickers '[JPM, BAC]'",
+    )
+    parser.add_argument("--no-publish", action="store_true", help="run everything but publishing the chart")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -98,8 +127,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def setup_logging(quiet: bool = False) -> None:
     """Log lines for a terminal or a cron log: one line per step, UTC timestamps."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s",
-                                           "%Y-%m-%dT%H:%M:%SZ"))
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%SZ"))
     handler.formatter.converter = time.gmtime
     handler.set_name(LOG_HANDLER_NAME)
     handler.setLevel(logging.WARNING if quiet else logging.INFO)  # run.log still gets INFO
@@ -155,8 +183,7 @@ def schedule_command(args: argparse.Namespace) -> int:
     from . import schedule
 
     params_file = (args.params or DEFAULT_PARAMS).resolve()
-    target = (schedule.SystemdTarget(args.unit_dir, args.name) if args.systemd
-              else schedule.CrontabTarget())
+    target = schedule.SystemdTarget(args.unit_dir, args.name) if args.systemd else schedule.CrontabTarget()
     if args.action == "remove":  # needs only the file's path: works even if params are broken
         lines, code = target.remove(params_file), 0
     else:
@@ -189,5 +216,9 @@ def store_command(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMAND_HANDLERS = {"run": run_command, "schedule": schedule_command, "doctor": doctor_command,
-                    "store": store_command}
+COMMAND_HANDLERS = {
+    "run": run_command,
+    "schedule": schedule_command,
+    "doctor": doctor_command,
+    "store": store_command,
+}

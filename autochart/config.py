@@ -33,8 +33,14 @@ TICKER_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9.\-=^]{0,19}$")
 PRICE_CHOICES = ("adjusted", "close")
 ON_MISSING_CHOICES = ("fail", "warn")
 # Canned ACLs an upload may carry. public-read-write is left out on purpose: anyone could write.
-S3_ACL_CHOICES = ("private", "public-read", "authenticated-read", "aws-exec-read",
-                  "bucket-owner-read", "bucket-owner-full-control")
+S3_ACL_CHOICES = (
+    "private",
+    "public-read",
+    "authenticated-read",
+    "aws-exec-read",
+    "bucket-owner-read",
+    "bucket-owner-full-control",
+)
 PUBLISH_SCHEMES = ("file", "s3")
 S3_BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 S3_REGION_PATTERN = re.compile(r"^[a-z0-9][a-z0-9\-]*$")
@@ -98,12 +104,16 @@ class _StrictLoader(yaml.SafeLoader):
 
 
 _StrictLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers
-            if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp")]
+    first: [
+        (tag, regexp)
+        for tag, regexp in resolvers
+        if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp")
+    ]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _StrictLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
     list("tTfF"),
 )
 
@@ -115,13 +125,13 @@ def _mapping_without_repeats(loader: _StrictLoader, node: yaml.MappingNode) -> d
         key = loader.construct_object(key_node)
         if key in seen:
             raise yaml.constructor.ConstructorError(
-                None, None, f"key {key!r} appears twice; keep one", key_node.start_mark)
+                None, None, f"key {key!r} appears twice; keep one", key_node.start_mark
+            )
         seen.add(key)
     return loader.construct_mapping(node)
 
 
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-                              _mapping_without_repeats)
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_repeats)
 
 
 def parse_yaml(text: str, source: str = "YAML") -> Any:
@@ -140,8 +150,9 @@ def load_yaml_file(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise ParameterError(["is not a text file (not UTF-8): pass a YAML params file"],
-                             source=str(path)) from None
+        raise ParameterError(
+            ["is not a text file (not UTF-8): pass a YAML params file"], source=str(path)
+        ) from None
     data = parse_yaml(text, source=str(path))
     if data is None:
         return {}
@@ -174,8 +185,7 @@ def _tickers(value: Any, key: str) -> list[str]:
             )
         ticker = item.strip().upper()
         if not TICKER_PATTERN.match(ticker):
-            raise ValueError(
-                f"{key}[{i}] {item!r} is not a ticker symbol (letters, digits, . - ^ =)")
+            raise ValueError(f"{key}[{i}] {item!r} is not a ticker symbol (letters, digits, . - ^ =)")
         if ticker in clean:
             raise ValueError(f"{key}[{i}] {ticker} is listed twice")
         clean.append(ticker)
@@ -188,8 +198,7 @@ def _optional_tickers(value: Any, key: str) -> list[str] | None:
 
 def _positive_int(value: Any, key: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(
-            f"{key} must be a positive integer, got {value!r} ({type(value).__name__})")
+        raise ValueError(f"{key} must be a positive integer, got {value!r} ({type(value).__name__})")
     return value
 
 
@@ -198,8 +207,9 @@ def _int_between(low: int, high: int) -> Callable[[Any, str], int]:
 
     def check(value: Any, key: str) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ValueError(f"{key} must be an integer from {low} to {high}, got {value!r} "
-                             f"({type(value).__name__})")
+            raise ValueError(
+                f"{key} must be an integer from {low} to {high}, got {value!r} ({type(value).__name__})"
+            )
         return value
 
     return check
@@ -269,8 +279,7 @@ def _store(value: Any, key: str) -> str | None:
         return None
     path = _string(value, key).strip()
     if not path or "://" in path:
-        raise ValueError(f"{key} must be a file path (relative to output_dir) or null, got "
-                         f"{value!r}")
+        raise ValueError(f"{key} must be a file path (relative to output_dir) or null, got {value!r}")
     return path
 
 
@@ -283,9 +292,11 @@ def _source(value: Any, key: str) -> str:
 
 
 def _figsize(value: Any, key: str) -> list[float]:
-    if (not isinstance(value, list) or len(value) != 2
-            or not all(isinstance(v, int | float) and not isinstance(v, bool) and 0 < v <= 100
-                       for v in value)):
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) and 0 < v <= 100 for v in value)
+    ):
         raise ValueError(f"{key} must be [width, height] in inches, e.g. [12, 8], got {value!r}")
     return [float(v) for v in value]
 
@@ -313,11 +324,12 @@ def _base_url(value: Any, key: str) -> str | None:
     if not re.match(r"^https?://[^/\s]+", url):
         raise ValueError(f"{key} must be an http(s) URL, got {value!r}")
     if SECRET_QUERY_PATTERN.search(url):
-        raise ValueError(
-            f"{key} contains a token: remove it and set the environment variable instead")
+        raise ValueError(f"{key} contains a token: remove it and set the environment variable instead")
     if urlsplit(url).username or urlsplit(url).password:
-        raise ValueError(f"{key} contains a user name or password (user:pass@host): remove them; "
-                         f"credentials come from the environment")
+        raise ValueError(
+            f"{key} contains a user name or password (user:pass@host): remove them; "
+            f"credentials come from the environment"
+        )
     return url
 
 
@@ -332,8 +344,10 @@ def _publish(value: Any, key: str) -> str | None:
         return target
     scheme = target.split("://", 1)[0].lower()
     if scheme not in PUBLISH_SCHEMES:
-        raise ValueError(f"{key} {target!r}: unknown scheme {scheme!r}; known: "
-                         f"{', '.join(PUBLISH_SCHEMES)} (or a plain folder)")
+        raise ValueError(
+            f"{key} {target!r}: unknown scheme {scheme!r}; known: "
+            f"{', '.join(PUBLISH_SCHEMES)} (or a plain folder)"
+        )
     if scheme == "s3":
         bucket, prefix = split_s3_url(target, key)
         return f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
@@ -347,11 +361,11 @@ def split_s3_url(url: str, key: str = "publish") -> tuple[str, str]:
     if not S3_BUCKET_PATTERN.match(bucket) or ".." in bucket:
         raise ValueError(
             f"{key} {url!r}: {bucket!r} is not an S3 bucket name (3-63 characters: lowercase "
-            f"letters, digits, dots and hyphens), e.g. s3://my-charts-bucket/charts")
+            f"letters, digits, dots and hyphens), e.g. s3://my-charts-bucket/charts"
+        )
     prefix = prefix.strip("/")
     if "//" in prefix or any(part in (".", "..") for part in prefix.split("/")):
-        raise ValueError(f"{key} {url!r}: the prefix must be plain path segments, "
-                         f"e.g. charts/daily")
+        raise ValueError(f"{key} {url!r}: the prefix must be plain path segments, e.g. charts/daily")
     return bucket, prefix
 
 
@@ -367,8 +381,10 @@ def _s3_region(value: Any, key: str) -> str | None:
 def _s3_endpoint_url(value: Any, key: str) -> str | None:
     url = _base_url(value, key)
     if url and "@" in url.split("/")[2]:
-        raise ValueError(f"{key} contains credentials: remove them; credentials come from the "
-                         f"environment, a profile or an instance role (see README)")
+        raise ValueError(
+            f"{key} contains credentials: remove them; credentials come from the "
+            f"environment, a profile or an instance role (see README)"
+        )
     return url
 
 
@@ -376,12 +392,15 @@ def _s3_acl(value: Any, key: str) -> str | None:
     if value is None:
         return None
     if value == "public-read-write":
-        raise ValueError(f"{key} public-read-write would let anyone overwrite the chart; use "
-                         f"public-read, or better null with a bucket policy (see the README, "
-                         f"'Put the chart on your website')")
+        raise ValueError(
+            f"{key} public-read-write would let anyone overwrite the chart; use "
+            f"public-read, or better null with a bucket policy (see the README, "
+            f"'Put the chart on your website')"
+        )
     if value not in S3_ACL_CHOICES:
-        raise ValueError(f"{key} must be null (no ACL, the default) or one of "
-                         f"{', '.join(S3_ACL_CHOICES)}; got {value!r}")
+        raise ValueError(
+            f"{key} must be null (no ACL, the default) or one of {', '.join(S3_ACL_CHOICES)}; got {value!r}"
+        )
     return value
 
 
@@ -424,8 +443,9 @@ assert set(VALIDATORS) == set(PARAMETER_NAMES), "every parameter needs a validat
 # --- validation ------------------------------------------------------------------------------
 
 
-def validate(raw: Mapping[str, Any], *, base_dirs: Mapping[str, Path] | None = None,
-             source: str = "parameters") -> Params:
+def validate(
+    raw: Mapping[str, Any], *, base_dirs: Mapping[str, Path] | None = None, source: str = "parameters"
+) -> Params:
     """Check every key of ``raw`` and return ``Params``; raise one ``ParameterError`` listing all.
 
     ``base_dirs`` maps a path key to the folder a relative value is relative to (the params
@@ -447,8 +467,13 @@ def validate(raw: Mapping[str, Any], *, base_dirs: Mapping[str, Path] | None = N
     _resolve_paths(clean, base_dirs or {})
     params = Params(**clean)
     if params.source == "csv" and not Path(params.csv_dir).is_dir():
-        raise ParameterError([f"csv_dir {params.csv_dir} is not a folder: point it at the folder "
-                              f"that holds the <TICKER>.csv files"], source=source)
+        raise ParameterError(
+            [
+                f"csv_dir {params.csv_dir} is not a folder: point it at the folder "
+                f"that holds the <TICKER>.csv files"
+            ],
+            source=source,
+        )
     return params
 
 
@@ -494,8 +519,9 @@ def _resolve_paths(clean: dict[str, Any], base_dirs: Mapping[str, Path]) -> None
             clean[key] = str((Path(base_dirs[key]) / Path(value).expanduser()).resolve())
 
 
-def load(params_file: Path | None, overrides: list[tuple[str, str]] | None = None,
-         cwd: Path | None = None) -> Params:
+def load(
+    params_file: Path | None, overrides: list[tuple[str, str]] | None = None, cwd: Path | None = None
+) -> Params:
     """Params from a file plus ``-p`` overrides, relative paths anchored where each came from."""
     cwd = Path(cwd or Path.cwd())
     raw: dict[str, Any] = {}
@@ -520,8 +546,11 @@ def load(params_file: Path | None, overrides: list[tuple[str, str]] | None = Non
 
 def from_notebook(namespace: Mapping[str, Any]) -> Params:
     """Validate the parameters as the notebook sees them (after papermill or a manual edit)."""
-    return validate({key: namespace[key] for key in PARAMETER_NAMES if key in namespace},
-                    base_dirs={key: Path.cwd() for key in PATH_KEYS}, source="notebook parameters")
+    return validate(
+        {key: namespace[key] for key in PARAMETER_NAMES if key in namespace},
+        base_dirs={key: Path.cwd() for key in PATH_KEYS},
+        source="notebook parameters",
+    )
 
 
 # --- the notebook's side of the contract ------------------------------------------------------

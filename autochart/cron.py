@@ -36,13 +36,16 @@ def check(expression: str, key: str = "schedule") -> str:
     """The expression, tidied to single spaces; ``ValueError`` naming the bad field otherwise."""
     fields = expression.split()
     if len(fields) != len(FIELDS):
-        raise ValueError(f"{key} {expression!r} has {len(fields)} field(s); a cron expression has "
-                         f"{FORMAT}, e.g. {EXAMPLE}")
+        raise ValueError(
+            f"{key} {expression!r} has {len(fields)} field(s); a cron expression has {FORMAT}, e.g. {EXAMPLE}"
+        )
     for text, spec in zip(fields, FIELDS, strict=True):
         problem = _field_problem(text, *spec)
         if problem:
-            raise ValueError(f"{key} {expression!r}: {spec[0]} {text!r} {problem}; a cron "
-                             f"expression has {FORMAT}, e.g. {EXAMPLE}")
+            raise ValueError(
+                f"{key} {expression!r}: {spec[0]} {text!r} {problem}; a cron "
+                f"expression has {FORMAT}, e.g. {EXAMPLE}"
+            )
     tidy = " ".join(fields)
     if not croniter.is_valid(tidy):  # a second opinion from the library that computes the times
         raise ValueError(f"{key} {expression!r} is not a valid cron expression, e.g. {EXAMPLE}")
@@ -53,8 +56,10 @@ def _field_problem(text: str, name: str, low: int, high: int, names: tuple) -> s
     for item in text.split(","):
         match = _ITEM.match(item)
         if not match:
-            return (f"is not understood (use *, numbers, ranges a-b, steps /n and lists a,b"
-                    f"{', or names like ' + names[1] if names else ''})")
+            return (
+                f"is not understood (use *, numbers, ranges a-b, steps /n and lists a,b"
+                f"{', or names like ' + names[1] if names else ''})"
+            )
         if match["step"] is not None and int(match["step"]) == 0:
             return "has a step of 0"
         if match["star"]:
@@ -83,9 +88,11 @@ def check_timezone(name: str, key: str = "schedule_timezone") -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{key} {name!r} is not a time zone name; use an IANA name such as "
-                         f"'UTC', 'America/New_York' or 'Europe/Berlin' (or null for the "
-                         f"machine's clock; EC2 machines run in UTC)") from None
+        raise ValueError(
+            f"{key} {name!r} is not a time zone name; use an IANA name such as "
+            f"'UTC', 'America/New_York' or 'Europe/Berlin' (or null for the "
+            f"machine's clock; EC2 machines run in UTC)"
+        ) from None
     return name
 
 
@@ -108,8 +115,9 @@ def zone(timezone: str | None) -> dt.tzinfo:
     return ZoneInfo(timezone) if timezone else machine_timezone()
 
 
-def next_runs(expression: str, count: int = 3, timezone: str | None = None,
-              after: dt.datetime | None = None) -> list[dt.datetime]:
+def next_runs(
+    expression: str, count: int = 3, timezone: str | None = None, after: dt.datetime | None = None
+) -> list[dt.datetime]:
     """The next ``count`` run times, as aware datetimes in the schedule's zone."""
     tz = zone(timezone)
     start = (after or dt.datetime.now(dt.timezone.utc)).astimezone(tz)

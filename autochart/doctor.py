@@ -61,11 +61,13 @@ def fail(name, detail, fix):
 def check_python(ctx: Context) -> Check:
     version = ".".join(map(str, sys.version_info[:3]))
     if sys.version_info[:2] < MIN_PYTHON:
-        return fail("python", f"{sys.executable} is Python {version}; autochart needs 3.10+",
-                    INSTALL_FIX)
+        return fail("python", f"{sys.executable} is Python {version}; autochart needs 3.10+", INSTALL_FIX)
     if sys.prefix == sys.base_prefix:
-        return warn("python", f"{sys.executable} ({version}) is not a virtual environment",
-                    f"{INSTALL_FIX}, then use .venv/bin/python run_notebook.py")
+        return warn(
+            "python",
+            f"{sys.executable} ({version}) is not a virtual environment",
+            f"{INSTALL_FIX}, then use .venv/bin/python run_notebook.py",
+        )
     return ok("python", f"{sys.executable} ({version}), venv {sys.prefix}")
 
 
@@ -87,19 +89,23 @@ def check_packages(ctx: Context) -> Check:
         if req.specifier and not req.specifier.contains(found, prereleases=True):
             problems.append(f"{req.name} {found} (needs {req.specifier})")
     if problems:
-        return fail("packages", "; ".join(problems),
-                    f"{sys.executable} -m pip install -e {PROJECT_ROOT}")
+        return fail("packages", "; ".join(problems), f"{sys.executable} -m pip install -e {PROJECT_ROOT}")
     return ok("packages", f"all {len(wanted)} requirements of autochart installed")
 
 
 def check_kernel(ctx: Context) -> Check:
-    missing = [m for m in ("ipykernel", "jupyter_client", "papermill")
-               if importlib.util.find_spec(m) is None]
+    missing = [m for m in ("ipykernel", "jupyter_client", "papermill") if importlib.util.find_spec(m) is None]
     if missing:
-        return fail("kernel", f"{', '.join(missing)} not importable by {sys.executable}",
-                    f"{sys.executable} -m pip install -e {PROJECT_ROOT}")
-    return ok("kernel", f"ipykernel {metadata.version('ipykernel')} importable; each run writes "
-                        f"its own kernelspec for {sys.executable}")
+        return fail(
+            "kernel",
+            f"{', '.join(missing)} not importable by {sys.executable}",
+            f"{sys.executable} -m pip install -e {PROJECT_ROOT}",
+        )
+    return ok(
+        "kernel",
+        f"ipykernel {metadata.version('ipykernel')} importable; each run writes "
+        f"its own kernelspec for {sys.executable}",
+    )
 
 
 def check_notebook(ctx: Context) -> Check:
@@ -113,8 +119,9 @@ def check_notebook(ctx: Context) -> Check:
 def check_params(ctx: Context) -> Check:
     if ctx.params is None:
         return fail("params", ctx.params_problem, f"edit {ctx.params_file}")
-    return ok("params", f"{ctx.params_file} is valid (source {ctx.params.source}, schedule "
-                        f"{ctx.params.schedule!r})")
+    return ok(
+        "params", f"{ctx.params_file} is valid (source {ctx.params.source}, schedule {ctx.params.schedule!r})"
+    )
 
 
 CREDENTIALS = {"iex": ("IEX_TOKEN",)}
@@ -126,13 +133,14 @@ def check_credentials(ctx: Context) -> Check | None:
     names = CREDENTIALS.get(ctx.params.source, ())
     missing = [n for n in names if not os.environ.get(n)]
     if missing:
-        return fail("credentials", f"source {ctx.params.source} needs {', '.join(missing)}, "
-                                   f"which is not set",
-                    f"add the line {missing[0]}=... to {ENV_FILE} (chmod 600; git-ignored; "
-                    f"scheduled runs read it), or export it")
+        return fail(
+            "credentials",
+            f"source {ctx.params.source} needs {', '.join(missing)}, which is not set",
+            f"add the line {missing[0]}=... to {ENV_FILE} (chmod 600; git-ignored; "
+            f"scheduled runs read it), or export it",
+        )
     if ENV_FILE.is_file() and ENV_FILE.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        return warn("credentials", f"{ENV_FILE} is readable by other users",
-                    f"chmod 600 {ENV_FILE}")
+        return warn("credentials", f"{ENV_FILE} is readable by other users", f"chmod 600 {ENV_FILE}")
     if not names:
         return ok("credentials", f"source {ctx.params.source} needs none")
     return ok("credentials", f"{', '.join(names)} set (value not shown)")
@@ -146,12 +154,14 @@ def check_publish(ctx: Context) -> Check | None:
     target = publish.target_of(ctx.params)
     scheme = target.split("://", 1)[0] if "://" in target else "file"
     if scheme not in publish.PUBLISHERS:
-        return fail("publish", f"{target}: this version cannot publish to {scheme}:// "
-                               f"(known: {', '.join(publish.PUBLISHERS)})",
-                    f"set publish in {ctx.params_file} to a folder or a supported target")
+        return fail(
+            "publish",
+            f"{target}: this version cannot publish to {scheme}:// (known: {', '.join(publish.PUBLISHERS)})",
+            f"set publish in {ctx.params_file} to a folder or a supported target",
+        )
     if scheme == "s3":
         return check_s3(target)
-    folder = Path(target[len("file://"):] if target.startswith("file://") else target)
+    folder = Path(target[len("file://") :] if target.startswith("file://") else target)
     problem = _not_writable(folder)
     if problem:
         return fail("publish", problem, f"create {folder} and make it writable by {_user()}")
@@ -188,18 +198,24 @@ def s3_bucket_reachable(bucket: str, prefix: str = "", s3_client=None) -> tuple[
 def check_s3(target: str, s3_client=None, session=None) -> Check:
     import boto3
 
-    bucket, _, key_prefix = target[len("s3://"):].partition("/")
+    bucket, _, key_prefix = target[len("s3://") :].partition("/")
     credentials = (session or boto3.Session()).get_credentials()
     if credentials is None:
-        return fail("publish", f"{target}: no AWS credentials found",
-                    "on EC2 attach the instance role (deploy/README.md); elsewhere set "
-                    "AWS_PROFILE or the AWS_* variables in .env")
+        return fail(
+            "publish",
+            f"{target}: no AWS credentials found",
+            "on EC2 attach the instance role (deploy/README.md); elsewhere set "
+            "AWS_PROFILE or the AWS_* variables in .env",
+        )
     prefix = key_prefix.strip("/") + "/" if key_prefix.strip("/") else ""
     reachable, detail = s3_bucket_reachable(bucket, prefix, s3_client)
     if not reachable:
-        return fail("publish", f"{target}: {detail} (credentials from {credentials.method})",
-                    f"check the bucket name and that the role may s3:ListBucket on {bucket} "
-                    f"(deploy/ec2/iam-policy.json)")
+        return fail(
+            "publish",
+            f"{target}: {detail} (credentials from {credentials.method})",
+            f"check the bucket name and that the role may s3:ListBucket on {bucket} "
+            f"(deploy/ec2/iam-policy.json)",
+        )
     return ok("publish", f"{target}: {detail} (credentials from {credentials.method})")
 
 
@@ -231,11 +247,17 @@ def check_schedule(ctx: Context) -> Check | None:
             return ok("schedule", f"systemd timer {timer}")
         return warn("schedule", report[0], "python run_notebook.py schedule install")
     if not schedule.cron_daemon_running():
-        return fail("schedule", "crontab entry installed, but no cron daemon is running",
-                    "sudo systemctl enable --now cron   (Amazon Linux: crond)")
+        return fail(
+            "schedule",
+            "crontab entry installed, but no cron daemon is running",
+            "sudo systemctl enable --now cron   (Amazon Linux: crond)",
+        )
     if any(line.startswith("note:") for line in report):
-        return warn("schedule", "crontab entry differs from what install writes now",
-                    "python run_notebook.py schedule install")
+        return warn(
+            "schedule",
+            "crontab entry differs from what install writes now",
+            "python run_notebook.py schedule install",
+        )
     first = cron.next_runs(job.schedule, 1, job.timezone)[0]
     return ok("schedule", f"crontab entry {job.schedule!r}, next run {first:%Y-%m-%d %H:%M %Z}")
 
@@ -250,8 +272,16 @@ def check_lock(ctx: Context) -> Check | None:
 
 
 CHECKS: list[Callable[[Context], Check | None]] = [
-    check_python, check_packages, check_kernel, check_notebook, check_params, check_credentials,
-    check_publish, check_disk, check_schedule, check_lock,
+    check_python,
+    check_packages,
+    check_kernel,
+    check_notebook,
+    check_params,
+    check_credentials,
+    check_publish,
+    check_disk,
+    check_schedule,
+    check_lock,
 ]
 
 
@@ -275,8 +305,7 @@ def run_checks(params_file: Path, checks=None) -> list[Check]:
             result = check(ctx)
         except Exception as exc:  # a crashing check is a failed check, not a crashed doctor
             name = check.__name__.removeprefix("check_")
-            results.append(fail(name, f"the check itself failed: {type(exc).__name__}: {exc}",
-                                "report this"))
+            results.append(fail(name, f"the check itself failed: {type(exc).__name__}: {exc}", "report this"))
             continue
         if result is not None:
             results.append(result)

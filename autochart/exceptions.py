@@ -44,8 +44,7 @@ class DataError(AutochartError):
 class ProviderError(DataError):
     """A data source answered with an error (or did not answer). ``url`` has secrets redacted."""
 
-    def __init__(self, message: str, *, provider: str, url: str | None = None,
-                 status: int | None = None):
+    def __init__(self, message: str, *, provider: str, url: str | None = None, status: int | None = None):
         self.provider = provider
         self.detail = message
         self.url = url
@@ -112,8 +111,7 @@ class NotebookError(AutochartError):
 
     exit_code = 4
 
-    def __init__(self, message: str, *, cell_index: int | None = None, ename: str = "",
-                 evalue: str = ""):
+    def __init__(self, message: str, *, cell_index: int | None = None, ename: str = "", evalue: str = ""):
         self.cell_index = cell_index
         self.ename = ename
         self.evalue = evalue

@@ -21,14 +21,24 @@ def execute(job: dict) -> dict:
 
     try:
         papermill.execute_notebook(
-            job["input"], job["output"], parameters=job["parameters"],
-            kernel_name=job["kernel_name"], cwd=job["cwd"],
-            execution_timeout=job["cell_timeout"], progress_bar=job.get("progress_bar", False),
-            log_output=False, request_save_on_cell_execute=True,
+            job["input"],
+            job["output"],
+            parameters=job["parameters"],
+            kernel_name=job["kernel_name"],
+            cwd=job["cwd"],
+            execution_timeout=job["cell_timeout"],
+            progress_bar=job.get("progress_bar", False),
+            log_output=False,
+            request_save_on_cell_execute=True,
         )
     except PapermillExecutionError as exc:
-        return {"status": "error", "ename": exc.ename, "evalue": exc.evalue,
-                "cell_index": exc.cell_index, "exec_count": exc.exec_count}
+        return {
+            "status": "error",
+            "ename": exc.ename,
+            "evalue": exc.evalue,
+            "cell_index": exc.cell_index,
+            "exec_count": exc.exec_count,
+        }
     except TimeoutError as exc:  # nbclient's CellTimeoutError: a cell ran past cell_timeout
         return {"status": "timeout", "scope": "cell", "evalue": str(exc).splitlines()[0]}
     except KeyboardInterrupt:

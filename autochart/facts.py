@@ -17,8 +17,7 @@ from .frames import gaps
 FACTS_FILE = "facts.json"
 
 
-def collect(params, prices: pd.DataFrame, closes: pd.DataFrame, price: str,
-            fetched=None) -> dict:
+def collect(params, prices: pd.DataFrame, closes: pd.DataFrame, price: str, fetched=None) -> dict:
     """Rows fetched (and reused from the store), the charted range, the close used, gaps,
     per-ticker medians, and each ticker's fetch status (``fetched``: a ``FetchResult``)."""
     rows = prices.groupby("ticker").size().reindex(params.tickers, fill_value=0)

@@ -68,12 +68,15 @@ class FetchResult:
 
     def report(self) -> dict:
         """For ``run.json``: per-ticker status, totals, the warnings logged."""
-        return {"store": self.store,
-                "rows_fetched": sum(s.rows_fetched for s in self.statuses),
-                "rows_from_store": sum(s.rows_from_store for s in self.statuses),
-                "tickers": {s.ticker: {k: v for k, v in asdict(s).items() if k != "ticker"}
-                            for s in self.statuses},
-                "warnings": list(self.warnings)}
+        return {
+            "store": self.store,
+            "rows_fetched": sum(s.rows_fetched for s in self.statuses),
+            "rows_from_store": sum(s.rows_from_store for s in self.statuses),
+            "tickers": {
+                s.ticker: {k: v for k, v in asdict(s).items() if k != "ticker"} for s in self.statuses
+            },
+            "warnings": list(self.warnings),
+        }
 
 
 # --- the step --------------------------------------------------------------------------------
@@ -82,8 +85,7 @@ class FetchResult:
 def fetch(params, *, source=None, today: dt.date | None = None, **options) -> FetchResult:
     """Prices for ``params.tickers`` with a status each; raises per ``on_missing``/stale rules."""
     today = today or dt.date.today()
-    source = source or get_source(params.source, **{**source_options(params), "today": today,
-                                                    **options})
+    source = source or get_source(params.source, **{**source_options(params), "today": today, **options})
     start = earliest_needed(params, pd.Timestamp(today))
     path = store_path(params)
     if path is not None and getattr(source, "remote", False):
@@ -164,8 +166,11 @@ class Plan:
 
 def plan(span, needed_from: str | None, end: str | None, today: dt.date) -> Plan:
     """What to ask the source for one ticker, given what the store holds (``span``)."""
-    if span is None or span.covered_from is None or (
-            needed_from is not None and span.covered_from > needed_from):
+    if (
+        span is None
+        or span.covered_from is None
+        or (needed_from is not None and span.covered_from > needed_from)
+    ):
         return Plan("full", needed_from)
     target = _expected_last(today, end)
     if span.last >= target.isoformat():
@@ -185,8 +190,9 @@ def _expected_last(today: dt.date, end: str | None) -> dt.date:
     return last
 
 
-def update(store: PriceStore, source, tickers: list[str], needed_from: str | None,
-           end: str | None, today: dt.date) -> FetchResult:
+def update(
+    store: PriceStore, source, tickers: list[str], needed_from: str | None, end: str | None, today: dt.date
+) -> FetchResult:
     """Bring the store up to date for ``tickers`` and return their rows from it."""
     statuses = {t: TickerStatus(t) for t in tickers}
     errors: dict[str, Exception] = {}
@@ -227,8 +233,7 @@ def _absorb(store, source, status: TickerStatus, p: Plan, got, needed_from, end)
     status.rows_fetched = len(got)
     status.status = FETCHED
     if p.kind == "full":
-        store.save(source.name, status.ticker, got, covered_from=p.start or "0000-00-00",
-                   replace=True)
+        store.save(source.name, status.ticker, got, covered_from=p.start or "0000-00-00", replace=True)
         return
     span = store.span(source.name, status.ticker)
     stored = store.load(source.name, [status.ticker], p.start, end)
@@ -237,20 +242,19 @@ def _absorb(store, source, status: TickerStatus, p: Plan, got, needed_from, end)
         store.save(source.name, status.ticker, got)
         return
     start = min(filter(None, [span.covered_from, needed_from]), default=None)
-    log.warning("%s: %s; refetching its history from %s", status.ticker, reason,
-                start or "the start")
+    log.warning("%s: %s; refetching its history from %s", status.ticker, reason, start or "the start")
     again = ask(source, [status.ticker], start, end)[status.ticker]
     if isinstance(again, Exception):
         status.error, status.status = f"full refetch failed: {again}", FAILED
         return
     status.rows_fetched += len(again)
     status.request = f"since {p.start}, then full from {start} ({reason})"
-    store.save(source.name, status.ticker, again, covered_from=start or "0000-00-00",
-               replace=True)
+    store.save(source.name, status.ticker, again, covered_from=start or "0000-00-00", replace=True)
 
 
-def history_changed(stored: pd.DataFrame, fetched: pd.DataFrame, actions: list[str],
-                    last_stored: str) -> str | None:
+def history_changed(
+    stored: pd.DataFrame, fetched: pd.DataFrame, actions: list[str], last_stored: str
+) -> str | None:
     """Why the stored history of one ticker is out of date, or None: a split or dividend the
     source reports after the last stored day, or every overlapping adjusted close rescaled by
     one factor (a correction changes a day or two, not all of them)."""
@@ -258,15 +262,16 @@ def history_changed(stored: pd.DataFrame, fetched: pd.DataFrame, actions: list[s
     if newer:
         return f"split or dividend on {newer[0]} (after the last stored day {last_stored})"
     both = stored.merge(fetched, on="date", suffixes=("_stored", "_new"))
-    column = "adj_close" if both[["adj_close_stored", "adj_close_new"]].notna().all().all() \
-        else "close"
+    column = "adj_close" if both[["adj_close_stored", "adj_close_new"]].notna().all().all() else "close"
     both = both.dropna(subset=[f"{column}_stored", f"{column}_new"])
     if both.empty:
         return None
     ratio = both[f"{column}_new"] / both[f"{column}_stored"]
     if ((ratio - 1).abs() > RESCALE_TOLERANCE).all() and ratio.max() / ratio.min() - 1 < 1e-3:
-        return (f"the source re-adjusted its history ({column} x{ratio.mean():.6g} on every one "
-                f"of the {len(both)} overlapping days)")
+        return (
+            f"the source re-adjusted its history ({column} x{ratio.mean():.6g} on every one "
+            f"of the {len(both)} overlapping days)"
+        )
     return None
 
 
@@ -286,16 +291,21 @@ def check(result: FetchResult, params, today: dt.date) -> None:
         if status.status == FAILED:
             _warn(result, f"{status.ticker} left out (on_missing: warn): {status.error}")
         elif status.error:
-            _warn(result, f"{status.ticker}: refresh failed, using stored prices up to "
-                          f"{status.last} (on_missing: warn): {status.error}")
+            _warn(
+                result,
+                f"{status.ticker}: refresh failed, using stored prices up to "
+                f"{status.last} (on_missing: warn): {status.error}",
+            )
     if params.source != "sample" and params.stale_after_days is not None and not params.end:
         stale = stale_tickers(result.statuses, today, params.stale_after_days)
         for ticker, lag in stale.items():
-            _warn(result, f"{ticker}: stale data, last price {_last(result, ticker)} is {lag} "
-                          f"trading days old (stale_after_days: {params.stale_after_days})")
+            _warn(
+                result,
+                f"{ticker}: stale data, last price {_last(result, ticker)} is {lag} "
+                f"trading days old (stale_after_days: {params.stale_after_days})",
+            )
         if stale and params.stale_is_error:
-            raise StaleDataError(f"stale data for {', '.join(stale)} (stale_is_error: true); "
-                                 f"see the run log")
+            raise StaleDataError(f"stale data for {', '.join(stale)} (stale_is_error: true); see the run log")
     for line in jumps(charted(result.prices, params), params.split_threshold):
         _warn(result, line)
 
@@ -304,8 +314,12 @@ def charted(prices: pd.DataFrame, params) -> pd.DataFrame:
     """The rows inside the window the charts will show (jumps outside it do not matter)."""
     if prices.empty:
         return prices
-    span = window(pd.DatetimeIndex(prices["date"]), start=params.start, end=params.end,
-                  lookback_years=params.lookback_years)
+    span = window(
+        pd.DatetimeIndex(prices["date"]),
+        start=params.start,
+        end=params.end,
+        lookback_years=params.lookback_years,
+    )
     return prices[(prices["date"] >= span.start) & (prices["date"] <= span.end)]
 
 
@@ -314,15 +328,20 @@ def _failure(failed: list[TickerStatus], errors: dict[str, Exception]) -> Except
     if len(failed) == 1 and isinstance(errors.get(failed[0].ticker), DataError):
         return errors[failed[0].ticker]
     lines = "; ".join(f"{s.ticker}: {s.error}" for s in failed)
-    return DataError(f"no prices for {len(failed)} tickers ({lines}); fix or remove them, or set "
-                     f"on_missing: warn to chart the others")
+    return DataError(
+        f"no prices for {len(failed)} tickers ({lines}); fix or remove them, or set "
+        f"on_missing: warn to chart the others"
+    )
 
 
 def stale_tickers(statuses: list[TickerStatus], today: dt.date, limit: int) -> dict[str, int]:
     """Tickers whose last price is more than ``limit`` trading days older than expected."""
     expected = nyse.previous_trading_day(today)
-    lags = {s.ticker: nyse.trading_days_between(s.last, expected)
-            for s in statuses if s.status != FAILED and s.last}
+    lags = {
+        s.ticker: nyse.trading_days_between(s.last, expected)
+        for s in statuses
+        if s.status != FAILED and s.last
+    }
     return {t: lag for t, lag in lags.items() if lag > limit}
 
 
@@ -336,9 +355,11 @@ def jumps(prices: pd.DataFrame, threshold: float | None) -> list[str]:
         moves = closes.pct_change().dropna()
         for day, move in moves[moves.abs() > threshold].items():
             before = closes.index[closes.index.get_loc(day) - 1]
-            lines.append(f"{ticker}: raw close moved {move:+.0%} from {before:%Y-%m-%d} to "
-                         f"{day:%Y-%m-%d} ({closes[before]:.4g} to {closes[day]:.4g}); a split? "
-                         f"a chart of raw closes shows it as a crash (price: adjusted does not)")
+            lines.append(
+                f"{ticker}: raw close moved {move:+.0%} from {before:%Y-%m-%d} to "
+                f"{day:%Y-%m-%d} ({closes[before]:.4g} to {closes[day]:.4g}); a split? "
+                f"a chart of raw closes shows it as a crash (price: adjusted does not)"
+            )
     return lines
 
 
@@ -360,7 +381,7 @@ def _describe(status: TickerStatus, rows: pd.DataFrame, state: str) -> None:
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:
     size = max(1, size or 1)
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:

@@ -23,8 +23,9 @@ def drop_duplicates(prices: pd.DataFrame) -> pd.DataFrame:
     """Collapse identical repeated rows (with a warning); conflicting repeats are an error."""
     identical = prices.duplicated(keep="first")
     if identical.any():
-        log.warning("dropped %d identical duplicate row(s): %s", int(identical.sum()),
-                    _first_keys(prices[identical]))
+        log.warning(
+            "dropped %d identical duplicate row(s): %s", int(identical.sum()), _first_keys(prices[identical])
+        )
         prices = prices[~identical]
     clash = prices.duplicated(subset=["ticker", "date"], keep=False)
     if clash.any():
@@ -32,7 +33,8 @@ def drop_duplicates(prices: pd.DataFrame) -> pd.DataFrame:
         raise ConflictingDataError(
             f"{row['ticker']} has {int(clash.sum())} conflicting rows for "
             f"{row['date']:%Y-%m-%d} (and maybe other days): the source sent different prices "
-            f"for the same day; fix or remove the duplicate rows")
+            f"for the same day; fix or remove the duplicate rows"
+        )
     return prices
 
 
@@ -42,8 +44,11 @@ def price_used(prices: pd.DataFrame, wanted: str = "adjusted") -> str:
         has_adjusted = prices.groupby("ticker")["adj_close"].apply(lambda s: s.notna().any())
         lacking = sorted(has_adjusted.index[~has_adjusted])
         if lacking:
-            log.warning("no adjusted close for %s from this source: charting raw closes for all "
-                        "tickers (set price: close to silence this)", ", ".join(lacking))
+            log.warning(
+                "no adjusted close for %s from this source: charting raw closes for all "
+                "tickers (set price: close to silence this)",
+                ", ".join(lacking),
+            )
             return "close"
     return wanted
 
@@ -54,8 +59,9 @@ class Window:
     end: pd.Timestamp
 
 
-def window(dates: pd.DatetimeIndex, *, start: str | None = None, end: str | None = None,
-           lookback_years: int = 5) -> Window:
+def window(
+    dates: pd.DatetimeIndex, *, start: str | None = None, end: str | None = None, lookback_years: int = 5
+) -> Window:
     """The charted date range: explicit start/end, else ``lookback_years`` back from the last date
     in the data (not from today: the data may end earlier, e.g. on a holiday or for old samples)."""
     last = pd.Timestamp(end) if end else dates.max()
@@ -63,9 +69,15 @@ def window(dates: pd.DatetimeIndex, *, start: str | None = None, end: str | None
     return Window(first, last)
 
 
-def closes(prices: pd.DataFrame, tickers: list[str], price: str = "adjusted", *,
-           start: str | None = None, end: str | None = None,
-           lookback_years: int = 5) -> pd.DataFrame:
+def closes(
+    prices: pd.DataFrame,
+    tickers: list[str],
+    price: str = "adjusted",
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    lookback_years: int = 5,
+) -> pd.DataFrame:
     """Wide closes for ``tickers`` over the window, joined on date; NaN where a ticker has no price."""
     require_tickers(prices, tickers)
     prices = drop_duplicates(prices[prices["ticker"].isin(tickers)])
@@ -76,11 +88,14 @@ def closes(prices: pd.DataFrame, tickers: list[str], price: str = "adjusted", *,
     require_data(wide)  # before windowing: an all-empty frame has no last date to count from
     priced = wide.dropna(how="all").index
     span = window(priced, start=start, end=end, lookback_years=lookback_years)
-    windowed = wide.loc[span.start:span.end]
+    windowed = wide.loc[span.start : span.end]
     if windowed.dropna(how="all").empty:
-        raise NoPriceDataError([], f"nothing between {span.start:%Y-%m-%d} and {span.end:%Y-%m-%d}; "
-                                   f"the data runs from {priced.min():%Y-%m-%d} to "
-                                   f"{priced.max():%Y-%m-%d}: change start, end or lookback_years")
+        raise NoPriceDataError(
+            [],
+            f"nothing between {span.start:%Y-%m-%d} and {span.end:%Y-%m-%d}; "
+            f"the data runs from {priced.min():%Y-%m-%d} to "
+            f"{priced.max():%Y-%m-%d}: change start, end or lookback_years",
+        )
     require_data(windowed)
     return windowed
 
@@ -100,13 +115,15 @@ def require_data(closes: pd.DataFrame) -> None:
     empty = [t for t in closes.columns if closes[t].notna().sum() == 0]
     if not empty:
         return
-    span = (f"{closes.index.min():%Y-%m-%d} to {closes.index.max():%Y-%m-%d}"
-            if len(closes) else "the window")
+    span = f"{closes.index.min():%Y-%m-%d} to {closes.index.max():%Y-%m-%d}" if len(closes) else "the window"
     if len(empty) == len(closes.columns):
-        raise NoPriceDataError([], f"none of {', '.join(empty)} has a price in {span}; "
-                                   f"check the tickers, the source and start/end")
-    raise NoPriceDataError(empty, f"no price in {span} (other tickers have data); remove "
-                                  f"it from tickers or widen the window")
+        raise NoPriceDataError(
+            [],
+            f"none of {', '.join(empty)} has a price in {span}; check the tickers, the source and start/end",
+        )
+    raise NoPriceDataError(
+        empty, f"no price in {span} (other tickers have data); remove it from tickers or widen the window"
+    )
 
 
 def gaps(closes: pd.DataFrame) -> dict[str, dict]:
@@ -118,7 +135,7 @@ def gaps(closes: pd.DataFrame) -> dict[str, dict]:
         priced = series.dropna()
         if priced.empty:
             continue
-        inside = series.loc[priced.index.min():priced.index.max()]
+        inside = series.loc[priced.index.min() : priced.index.max()]
         missing = inside.index[inside.isna()]
         late_start = priced.index.min() > closes.index.min()
         early_end = priced.index.max() < closes.index.max()
@@ -138,8 +155,10 @@ def describe_gaps(report: dict[str, dict]) -> list[str]:
     for ticker, info in report.items():
         text = f"{ticker}: priced {info['first']} to {info['last']}"
         if info["missing_days"]:
-            text += (f", {info['missing_days']} day(s) without a price inside that span "
-                     f"(first: {', '.join(info['missing_sample'])})")
+            text += (
+                f", {info['missing_days']} day(s) without a price inside that span "
+                f"(first: {', '.join(info['missing_sample'])})"
+            )
         lines.append(text)
     return lines
 

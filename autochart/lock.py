@@ -28,8 +28,9 @@ def hold(path: Path) -> Iterator[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise SetupError(f"cannot open the run lock {path}: {exc}; make output_dir a folder "
-                         f"this user can write") from None
+        raise SetupError(
+            f"cannot open the run lock {path}: {exc}; make output_dir a folder this user can write"
+        ) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -37,7 +38,8 @@ def hold(path: Path) -> Iterator[Path]:
             raise AlreadyRunningError(
                 f"another run is still going ({holder(path) or 'holder unknown'}): this run stops "
                 f"without doing anything. The lock {path} is released when that run ends, "
-                f"even if it is killed.") from None
+                f"even if it is killed."
+            ) from None
         _write_holder(fd)
         try:
             yield path

@@ -16,14 +16,21 @@ from functools import cache
 
 import pandas as pd
 
-SPECIAL_CLOSURES = frozenset(dt.date.fromisoformat(d) for d in (
-    "2001-09-11", "2001-09-12", "2001-09-13", "2001-09-14",  # September 11
-    "2004-06-11",  # President Reagan's funeral
-    "2007-01-02",  # President Ford's day of mourning
-    "2012-10-29", "2012-10-30",  # Hurricane Sandy
-    "2018-12-05",  # President G. H. W. Bush's day of mourning
-    "2025-01-09",  # President Carter's day of mourning
-))
+SPECIAL_CLOSURES = frozenset(
+    dt.date.fromisoformat(d)
+    for d in (
+        "2001-09-11",
+        "2001-09-12",
+        "2001-09-13",
+        "2001-09-14",  # September 11
+        "2004-06-11",  # President Reagan's funeral
+        "2007-01-02",  # President Ford's day of mourning
+        "2012-10-29",
+        "2012-10-30",  # Hurricane Sandy
+        "2018-12-05",  # President G. H. W. Bush's day of mourning
+        "2025-01-09",  # President Carter's day of mourning
+    )
+)
 
 
 def easter(year: int) -> dt.date:

@@ -44,8 +44,9 @@ def _lookup(registry: dict, target: str):
     try:
         return registry[scheme]
     except KeyError:
-        raise PublishError(f"publish target {target!r}: unknown scheme {scheme!r}; known: "
-                           f"{', '.join(PUBLISHERS)}") from None
+        raise PublishError(
+            f"publish target {target!r}: unknown scheme {scheme!r}; known: {', '.join(PUBLISHERS)}"
+        ) from None
 
 
 def publish(run_dir: Path, params, record: dict) -> dict:
@@ -60,8 +61,7 @@ def preflight(params) -> None:
     _lookup(PREFLIGHTS, target)(params)
 
 
-def publish_local(run_dir: Path, target: str, params, record: dict, *,
-                  image_url: str | None = None) -> dict:
+def publish_local(run_dir: Path, target: str, params, record: dict, *, image_url: str | None = None) -> dict:
     """Archive copy, then ``dashboard.png``, then ``index.html`` in a local folder."""
     folder = _local_folder(target)
     chart = _chart(run_dir)
@@ -69,14 +69,17 @@ def publish_local(run_dir: Path, target: str, params, record: dict, *,
         archive = folder / "archive" / record["run_id"] / CHART
         _copy_atomically(chart, archive)
         _copy_atomically(chart, folder / CHART)
-        page = render_page(record.get("data", {}), image_src=CHART, title=params.title,
-                           image_url=image_url)
+        page = render_page(record.get("data", {}), image_src=CHART, title=params.title, image_url=image_url)
         _write_atomically(folder / PAGE, page)
     except OSError as exc:
         raise PublishError(f"cannot write to the publish folder {folder}: {exc}") from None
     log.info("published %s and %s", folder / CHART, folder / PAGE)
-    return {"target": str(folder), "latest": str(folder / CHART), "archive": str(archive),
-            "page": str(folder / PAGE)}
+    return {
+        "target": str(folder),
+        "latest": str(folder / CHART),
+        "archive": str(archive),
+        "page": str(folder / PAGE),
+    }
 
 
 def preflight_local(params) -> None:
@@ -84,8 +87,10 @@ def preflight_local(params) -> None:
     folder = _local_folder(target_of(params)).absolute()
     existing = next(path for path in (folder, *folder.parents) if path.exists())
     if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise PublishError(f"cannot publish to {folder}: {existing} is not a folder this user "
-                           f"may write; set publish to another folder")
+        raise PublishError(
+            f"cannot publish to {folder}: {existing} is not a folder this user "
+            f"may write; set publish to another folder"
+        )
 
 
 def publish_s3(run_dir: Path, target: str, params, record: dict, *, s3_client=None) -> dict:
@@ -97,26 +102,40 @@ def publish_s3(run_dir: Path, target: str, params, record: dict, *, s3_client=No
     chart = _chart(run_dir).read_bytes()
     bucket = s3.open_bucket(params, s3_client)
     run_id = record["run_id"]
-    keys = {"latest": bucket.key("latest", CHART), "archive": bucket.key("archive", run_id, CHART),
-            "page": bucket.key(PAGE)}
+    keys = {
+        "latest": bucket.key("latest", CHART),
+        "archive": bucket.key("archive", run_id, CHART),
+        "page": bucket.key(PAGE),
+    }
     try:
         region = bucket.region()
         urls = {name: s3.public_url(bucket, key, region) for name, key in keys.items()}
-        page = render_page(record.get("data", {}), image_src=f"latest/{CHART}",
-                           title=params.title, image_url=urls["latest"])
+        page = render_page(
+            record.get("data", {}), image_src=f"latest/{CHART}", title=params.title, image_url=urls["latest"]
+        )
         private = _upload_run_log(bucket, run_dir, run_id, region)
-        for name, body, cache in (("archive", chart, s3.ARCHIVE_CACHE),
-                                  ("latest", chart, s3.LATEST_CACHE),
-                                  ("page", page.encode("utf-8"), s3.LATEST_CACHE)):
+        for name, body, cache in (
+            ("archive", chart, s3.ARCHIVE_CACHE),
+            ("latest", chart, s3.LATEST_CACHE),
+            ("page", page.encode("utf-8"), s3.LATEST_CACHE),
+        ):
             s3.put(bucket, keys[name], body, cache, params.s3_acl)
     except s3.S3_ERRORS as exc:
         raise s3.explain(exc, bucket.name, "uploading", params) from None
-    local = publish_local(run_dir, str(site_dir(Path(params.output_dir))), params, record,
-                          image_url=urls["latest"])
+    local = publish_local(
+        run_dir, str(site_dir(Path(params.output_dir))), params, record, image_url=urls["latest"]
+    )
     log.info("published %s (page %s)", urls["latest"], urls["page"])
-    return {"target": params.publish, "url": urls["latest"], "page_url": urls["page"],
-            "archive_url": urls["archive"], "private": private, "acl": params.s3_acl,
-            "local": local, **{name: bucket.s3_url(key) for name, key in keys.items()}}
+    return {
+        "target": params.publish,
+        "url": urls["latest"],
+        "page_url": urls["page"],
+        "archive_url": urls["archive"],
+        "private": private,
+        "acl": params.s3_acl,
+        "local": local,
+        **{name: bucket.s3_url(key) for name, key in keys.items()},
+    }
 
 
 def _upload_run_log(bucket, run_dir: Path, run_id: str, region: str) -> list[str]:
@@ -172,19 +191,19 @@ def alt_text(data: dict) -> str:
         return "Stock price dashboard"
     tickers = ", ".join(data["tickers"])
     close = PRICE_LABEL.get(data.get("price_used", ""), "close")
-    text = (f"Dashboard of daily {close} prices for {tickers} from {data['first_date']} to "
-            f"{data['last_date']}: boxplot, price over time and histogram.")
+    text = (
+        f"Dashboard of daily {close} prices for {tickers} from {data['first_date']} to "
+        f"{data['last_date']}: boxplot, price over time and histogram."
+    )
     medians = data.get("medians") or {}
     if len(medians) > 1:
         high = max(medians, key=medians.get)
         low = min(medians, key=medians.get)
-        text += (f" Highest median {close}: {high} ({medians[high]:.2f});"
-                 f" lowest: {low} ({medians[low]:.2f}).")
+        text += f" Highest median {close}: {high} ({medians[high]:.2f}); lowest: {low} ({medians[low]:.2f})."
     return text
 
 
-def render_page(data: dict, *, image_src: str, title: str = "",
-                image_url: str | None = None) -> str:
+def render_page(data: dict, *, image_src: str, title: str = "", image_url: str | None = None) -> str:
     """A small self-contained page with the chart, its "as of" date and an embed snippet.
 
     Everything that comes from parameters or data is HTML-escaped.

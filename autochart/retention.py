@@ -62,8 +62,13 @@ def _record(folder: Path) -> dict:
         return {}
 
 
-def to_delete(runs: Path, keep_runs: int | None, keep_days: int | None,
-              protect: tuple[Path, ...] = (), now: dt.datetime | None = None) -> list[Path]:
+def to_delete(
+    runs: Path,
+    keep_runs: int | None,
+    keep_days: int | None,
+    protect: tuple[Path, ...] = (),
+    now: dt.datetime | None = None,
+) -> list[Path]:
     """The run folders that retention removes (oldest last), given the limits."""
     now = now or dt.datetime.now(dt.timezone.utc)
     keep = {Path(p).name for p in protect}
@@ -79,8 +84,13 @@ def to_delete(runs: Path, keep_runs: int | None, keep_days: int | None,
     return doomed
 
 
-def prune(runs: Path, keep_runs: int | None, keep_days: int | None,
-          protect: tuple[Path, ...] = (), now: dt.datetime | None = None) -> list[Path]:
+def prune(
+    runs: Path,
+    keep_runs: int | None,
+    keep_days: int | None,
+    protect: tuple[Path, ...] = (),
+    now: dt.datetime | None = None,
+) -> list[Path]:
     """Delete what ``to_delete`` names; return what was deleted. A folder that cannot be
     deleted is logged and skipped (housekeeping never fails a run)."""
     deleted = []
@@ -91,8 +101,13 @@ def prune(runs: Path, keep_runs: int | None, keep_days: int | None,
         except OSError as exc:
             log.warning("retention: could not delete %s: %s", folder, exc)
     if deleted:
-        log.info("retention: deleted %d run folder(s) (keep_runs %s, keep_days %s): %s",
-                 len(deleted), keep_runs, keep_days, ", ".join(p.name for p in deleted))
+        log.info(
+            "retention: deleted %d run folder(s) (keep_runs %s, keep_days %s): %s",
+            len(deleted),
+            keep_runs,
+            keep_days,
+            ", ".join(p.name for p in deleted),
+        )
     return deleted
 
 

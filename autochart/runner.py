@@ -42,8 +42,16 @@ RUN_RECORD = "run.json"
 RUN_LOG = "run.log"
 KERNEL_NAME = "autochart-runner"
 STOP_GRACE_SECONDS = 15
-VERSIONED_PACKAGES = ("papermill", "nbclient", "ipykernel", "pandas", "numpy", "matplotlib",
-                      "requests", "boto3")
+VERSIONED_PACKAGES = (
+    "papermill",
+    "nbclient",
+    "ipykernel",
+    "pandas",
+    "numpy",
+    "matplotlib",
+    "requests",
+    "boto3",
+)
 
 
 @dataclass
@@ -78,8 +86,9 @@ def new_run_dir(output_dir: Path, now: dt.datetime | None = None) -> Path:
     raise AutochartError(f"cannot make a run folder under {parent}")
 
 
-def run(params: config.Params, *, publish: bool = True, notebook: Path = NOTEBOOK,
-        publisher=None) -> RunResult:
+def run(
+    params: config.Params, *, publish: bool = True, notebook: Path = NOTEBOOK, publisher=None
+) -> RunResult:
     """Execute the notebook for ``params`` into a new run folder and publish on success.
 
     The whole run holds the output folder's lock: a second run started meanwhile raises
@@ -91,8 +100,7 @@ def run(params: config.Params, *, publish: bool = True, notebook: Path = NOTEBOO
     with lock.hold(lock_file(output_dir)):
         retention.rotate_log(schedule_log(output_dir))
         result = _run_locked(params, publish, notebook, publisher)
-        retention.prune(runs_dir(output_dir), params.keep_runs, params.keep_days,
-                        protect=(result.run_dir,))
+        retention.prune(runs_dir(output_dir), params.keep_runs, params.keep_days, protect=(result.run_dir,))
     return result
 
 
@@ -102,13 +110,18 @@ def _run_locked(params, publish, notebook, publisher) -> RunResult:
     record = _initial_record(run_dir, params, notebook)
     _write_record(run_dir, record)
     with _run_log(run_dir):
-        log.info("run %s started: %s from %s", run_dir.name, ", ".join(params.tickers),
-                 params.source)
-        result = ((_preflight(run_dir, params, record) if publish else None)
-                  or _execute_and_publish(run_dir, params, notebook, record, publish, publisher))
-        log.info("run %s %s in %.1fs (exit code %d)%s", run_dir.name, result.status,
-                 record["duration_s"], result.exit_code,
-                 f": {result.message}" if result.message else "")
+        log.info("run %s started: %s from %s", run_dir.name, ", ".join(params.tickers), params.source)
+        result = (_preflight(run_dir, params, record) if publish else None) or _execute_and_publish(
+            run_dir, params, notebook, record, publish, publisher
+        )
+        log.info(
+            "run %s %s in %.1fs (exit code %d)%s",
+            run_dir.name,
+            result.status,
+            record["duration_s"],
+            result.exit_code,
+            f": {result.message}" if result.message else "",
+        )
     return result
 
 
@@ -142,8 +155,7 @@ def _preflight(run_dir, params, record) -> RunResult | None:
     except AutochartError as exc:
         log.error("the publish target check failed, so the notebook was not run")
         error = {"kind": "publish", "stage": "preflight", "message": str(exc)}
-        record.update(status="failed", exit_code=exc.exit_code, error=error, published=None,
-                      timings={})
+        record.update(status="failed", exit_code=exc.exit_code, error=error, published=None, timings={})
         _finish(record, started)
         _write_record(run_dir, record)
         return RunResult(run_dir, "failed", exc.exit_code, str(exc), record)
@@ -171,19 +183,33 @@ def _judge(outcome: dict, run_dir: Path):
         return "success", EXIT_OK, "", None
     if kind == "timeout":
         scope = outcome.get("scope", "run")
-        message = (f"{'a cell' if scope == 'cell' else 'the run'} took longer than "
-                   f"{'cell_timeout' if scope == 'cell' else 'run_timeout'}; the cells run so far "
-                   f"are in {notebook}")
-        return "timeout", RunTimeoutError.exit_code, message, {"kind": "timeout", "scope": scope,
-                                                              "message": message}
+        message = (
+            f"{'a cell' if scope == 'cell' else 'the run'} took longer than "
+            f"{'cell_timeout' if scope == 'cell' else 'run_timeout'}; the cells run so far "
+            f"are in {notebook}"
+        )
+        return (
+            "timeout",
+            RunTimeoutError.exit_code,
+            message,
+            {"kind": "timeout", "scope": scope, "message": message},
+        )
     ename, evalue = outcome.get("ename", ""), outcome.get("evalue", "")
     cell = outcome.get("cell_index")
     where = f" (cell {cell}; see {notebook})" if cell is not None else ""
     message = f"{ename}: {evalue}{where}"
     code = exit_code_for_ename(ename) if kind == "error" else NotebookError.exit_code
-    return "failed", code, message, {"kind": "notebook" if code == NotebookError.exit_code
-                                     else "data", "ename": ename, "message": evalue,
-                                     "cell_index": cell}
+    return (
+        "failed",
+        code,
+        message,
+        {
+            "kind": "notebook" if code == NotebookError.exit_code else "data",
+            "ename": ename,
+            "message": evalue,
+            "cell_index": cell,
+        },
+    )
 
 
 # --- executing --------------------------------------------------------------------------------
@@ -195,22 +221,34 @@ def execute_notebook(notebook: Path, run_dir: Path, params: config.Params) -> di
         _write_kernelspec(Path(jupyter_path))
         result_path = run_dir / ".execution.json"
         job = {
-            "input": str(notebook), "output": str(run_dir / EXECUTED_NOTEBOOK),
-            "parameters": params.to_notebook(), "kernel_name": KERNEL_NAME, "cwd": str(run_dir),
-            "cell_timeout": params.cell_timeout, "result_path": str(result_path),
+            "input": str(notebook),
+            "output": str(run_dir / EXECUTED_NOTEBOOK),
+            "parameters": params.to_notebook(),
+            "kernel_name": KERNEL_NAME,
+            "cwd": str(run_dir),
+            "cell_timeout": params.cell_timeout,
+            "result_path": str(result_path),
             "progress_bar": sys.stderr.isatty(),
         }
         env = {**os.environ, "JUPYTER_PATH": jupyter_path, "PYTHONPATH": _pythonpath()}
-        log.info("executing %s on %s (cell_timeout %ds, run_timeout %ds)", notebook.name,
-                 sys.executable, params.cell_timeout, params.run_timeout)
+        log.info(
+            "executing %s on %s (cell_timeout %ds, run_timeout %ds)",
+            notebook.name,
+            sys.executable,
+            params.cell_timeout,
+            params.run_timeout,
+        )
         finished = _run_child(job, env, params.run_timeout, run_dir)
         if not finished:
             return {"status": "timeout", "scope": "run"}
         try:
             outcome = json.loads(result_path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
-            outcome = {"status": "crash", "ename": "ExecutorCrashed",
-                       "evalue": "the papermill process ended without a result; see run.log"}
+            outcome = {
+                "status": "crash",
+                "ename": "ExecutorCrashed",
+                "evalue": "the papermill process ended without a result; see run.log",
+            }
         result_path.unlink(missing_ok=True)
         return outcome
 
@@ -220,8 +258,13 @@ def _run_child(job: dict, env: dict, run_timeout: int, run_dir: Path) -> bool:
     with open(run_dir / RUN_LOG, "ab") as log_file:
         stderr = None if job["progress_bar"] else log_file
         child = subprocess.Popen(
-            [sys.executable, "-m", "autochart.execute"], stdin=subprocess.PIPE,
-            stdout=stderr, stderr=stderr, env=env, cwd=str(run_dir), start_new_session=True,
+            [sys.executable, "-m", "autochart.execute"],
+            stdin=subprocess.PIPE,
+            stdout=stderr,
+            stderr=stderr,
+            env=env,
+            cwd=str(run_dir),
+            start_new_session=True,
         )
         child.stdin.write(json.dumps(job).encode())
         child.stdin.close()
@@ -250,9 +293,12 @@ def _stop(child: subprocess.Popen) -> None:
 def _write_kernelspec(jupyter_path: Path) -> None:
     spec_dir = jupyter_path / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True)
-    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": "autochart runner", "language": "python",
-            "metadata": {"debugger": False}}
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "autochart runner",
+        "language": "python",
+        "metadata": {"debugger": False},
+    }
     (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
 
 
@@ -308,8 +354,11 @@ def _initial_record(run_dir: Path, params: config.Params, notebook: Path) -> dic
 def _finish(record: dict, started: float) -> None:
     record["finished_at"] = utc_now().isoformat(timespec="seconds")
     record["duration_s"] = round(
-        (dt.datetime.fromisoformat(record["finished_at"])
-         - dt.datetime.fromisoformat(record["started_at"])).total_seconds(), 3)
+        (
+            dt.datetime.fromisoformat(record["finished_at"]) - dt.datetime.fromisoformat(record["started_at"])
+        ).total_seconds(),
+        3,
+    )
     record["timings"]["total_s"] = round(time.monotonic() - started, 3)
 
 
@@ -334,8 +383,9 @@ class _run_log:
 
     def __init__(self, run_dir: Path):
         self.handler = logging.FileHandler(run_dir / RUN_LOG, encoding="utf-8")
-        self.handler.setFormatter(logging.Formatter(
-            "%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S%z"))
+        self.handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S%z")
+        )
         self.logger = logging.getLogger("autochart")
 
     def __enter__(self):

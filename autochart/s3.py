@@ -78,14 +78,20 @@ def make_client(params):
     import boto3
     from botocore.config import Config
 
-    checksums = ({"request_checksum_calculation": "when_required",
-                  "response_checksum_validation": "when_required"}
-                 if params.s3_endpoint_url else {})
-    config = Config(connect_timeout=params.http_timeout, read_timeout=params.http_timeout,
-                    retries={"mode": "standard", "max_attempts": params.http_retries + 1},
-                    **checksums)
-    return boto3.session.Session().client("s3", region_name=params.s3_region,
-                                          endpoint_url=params.s3_endpoint_url, config=config)
+    checksums = (
+        {"request_checksum_calculation": "when_required", "response_checksum_validation": "when_required"}
+        if params.s3_endpoint_url
+        else {}
+    )
+    config = Config(
+        connect_timeout=params.http_timeout,
+        read_timeout=params.http_timeout,
+        retries={"mode": "standard", "max_attempts": params.http_retries + 1},
+        **checksums,
+    )
+    return boto3.session.Session().client(
+        "s3", region_name=params.s3_region, endpoint_url=params.s3_endpoint_url, config=config
+    )
 
 
 def preflight(params, s3_client=None) -> None:
@@ -115,25 +121,25 @@ def put(bucket: Bucket, key: str, body: bytes, cache_control: str, acl: str | No
     """Upload one object with its content type and cache header, then verify it with a HEAD."""
     content_type = content_type_of(key)
     extra = {"ACL": acl} if acl else {}
-    bucket.client.put_object(Bucket=bucket.name, Key=key, Body=body, ContentType=content_type,
-                             CacheControl=cache_control, **extra)
+    bucket.client.put_object(
+        Bucket=bucket.name, Key=key, Body=body, ContentType=content_type, CacheControl=cache_control, **extra
+    )
     head = bucket.client.head_object(Bucket=bucket.name, Key=key)
     if head["ContentLength"] != len(body) or head["ContentType"] != content_type:
         raise PublishError(
             f"{bucket.s3_url(key)} did not arrive intact: S3 holds {head['ContentLength']} bytes "
-            f"of {head['ContentType']!r}, {len(body)} bytes of {content_type!r} were sent")
-    log.info("uploaded %s (%d bytes, %s, %s)", bucket.s3_url(key), len(body), content_type,
-             cache_control)
+            f"of {head['ContentType']!r}, {len(body)} bytes of {content_type!r} were sent"
+        )
+    log.info("uploaded %s (%d bytes, %s, %s)", bucket.s3_url(key), len(body), content_type, cache_control)
     return bucket.s3_url(key)
 
 
 def content_type_of(key: str) -> str:
-    suffix = key[key.rfind("."):].lower()
+    suffix = key[key.rfind(".") :].lower()
     try:
         return CONTENT_TYPES[suffix]
     except KeyError:
-        raise PublishError(f"no content type known for {key}; known: "
-                           f"{', '.join(CONTENT_TYPES)}") from None
+        raise PublishError(f"no content type known for {key}; known: {', '.join(CONTENT_TYPES)}") from None
 
 
 def ensure_private(bucket: Bucket, keys: list[str], region: str) -> None:
@@ -141,22 +147,27 @@ def ensure_private(bucket: Bucket, keys: list[str], region: str) -> None:
     public = [key for key in keys if _anonymous_can_read(public_url(bucket, key, region))]
     if not public:
         return
-    bucket.client.delete_objects(Bucket=bucket.name,
-                                 Delete={"Objects": [{"Key": key} for key in keys]})
+    bucket.client.delete_objects(Bucket=bucket.name, Delete={"Objects": [{"Key": key} for key in keys]})
     raise PublishError(
         f"{bucket.s3_url(public[0])} was readable by anyone, so the run log was deleted again and "
         f"nothing was published. The bucket policy (or a default ACL) makes "
         f"s3://{bucket.name}/{bucket.key('private')}/ public: grant public reads only on "
         f"{bucket.key('latest')}/*, {bucket.key('archive')}/* and {bucket.key('index.html')} "
-        f"(see deploy/s3-bucket-policy.json)")
+        f"(see deploy/s3-bucket-policy.json)"
+    )
 
 
 def _anonymous_can_read(url: str) -> bool:
     """Ask for the first byte without credentials, as a browser would (a GET: some S3-compatible
     servers answer a HEAD without evaluating the bucket policy)."""
     try:
-        with requests.get(url, headers={"Range": "bytes=0-0"}, timeout=ANONYMOUS_CHECK_TIMEOUT,
-                          allow_redirects=False, stream=True) as answer:
+        with requests.get(
+            url,
+            headers={"Range": "bytes=0-0"},
+            timeout=ANONYMOUS_CHECK_TIMEOUT,
+            allow_redirects=False,
+            stream=True,
+        ) as answer:
             return answer.ok
     except requests.RequestException as exc:
         log.warning("could not check anonymous access to %s: %s", url, exc)
@@ -192,65 +203,85 @@ def effective_user() -> str:
 def _no_credentials(bucket, params, exc) -> str:
     user = effective_user()
     home = os.environ.get("HOME", "(HOME is not set)")
-    return (f"no AWS credentials found for user {user!r} (HOME={home}). boto3 looks in the "
-            f"environment (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), then the profile "
-            f"AWS_PROFILE or 'default' in {home}/.aws/credentials and {home}/.aws/config, then "
-            f"the EC2 instance role. On EC2 attach an instance role that may write to {bucket}; "
-            f"elsewhere run 'aws configure' as this user, or export the variables. Under cron the "
-            f"environment and HOME are not your shell's")
+    return (
+        f"no AWS credentials found for user {user!r} (HOME={home}). boto3 looks in the "
+        f"environment (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), then the profile "
+        f"AWS_PROFILE or 'default' in {home}/.aws/credentials and {home}/.aws/config, then "
+        f"the EC2 instance role. On EC2 attach an instance role that may write to {bucket}; "
+        f"elsewhere run 'aws configure' as this user, or export the variables. Under cron the "
+        f"environment and HOME are not your shell's"
+    )
 
 
 def _profile_not_found(bucket, params, exc) -> str:
-    return (f"{exc}: set AWS_PROFILE to a profile in ~/.aws/config of user "
-            f"{effective_user()!r}, or unset it to use the default chain")
+    return (
+        f"{exc}: set AWS_PROFILE to a profile in ~/.aws/config of user "
+        f"{effective_user()!r}, or unset it to use the default chain"
+    )
 
 
 def _no_bucket(bucket, params, exc) -> str:
-    return (f"bucket {bucket!r} does not exist (check the name in publish: {params.publish}"
-            f"{', and s3_endpoint_url' if params.s3_endpoint_url else ''}), or create it first")
+    return (
+        f"bucket {bucket!r} does not exist (check the name in publish: {params.publish}"
+        f"{', and s3_endpoint_url' if params.s3_endpoint_url else ''}), or create it first"
+    )
 
 
 def _denied(bucket, params, exc) -> str:
     acl = " and s3:PutObjectAcl (s3_acl is set)" if params.s3_acl else ""
     objects = f"arn:aws:s3:::{params.publish.removeprefix('s3://')}/*"
-    return (f"access denied to bucket {bucket!r} ({_error_code(exc)}): the credentials in use "
-            f"(user {effective_user()!r}) need s3:ListBucket on arn:aws:s3:::{bucket}, and "
-            f"s3:PutObject, s3:GetObject and s3:DeleteObject on {objects}{acl}; also check that "
-            f"the keys are current")
+    return (
+        f"access denied to bucket {bucket!r} ({_error_code(exc)}): the credentials in use "
+        f"(user {effective_user()!r}) need s3:ListBucket on arn:aws:s3:::{bucket}, and "
+        f"s3:PutObject, s3:GetObject and s3:DeleteObject on {objects}{acl}; also check that "
+        f"the keys are current"
+    )
 
 
 def _acl_refused(bucket, params, exc) -> str:
-    return (f"bucket {bucket!r} refuses ACLs (AccessControlListNotSupported: its Object Ownership "
-            f"is 'Bucket owner enforced', the default for buckets created since April 2023), and "
-            f"s3_acl is {params.s3_acl!r}. Either remove s3_acl from params.yaml (recommended; "
-            f"grant public reads with a bucket policy, see deploy/s3-bucket-policy.json), or "
-            f"enable ACLs on the bucket (console: Permissions > Object Ownership > ACLs enabled)")
+    return (
+        f"bucket {bucket!r} refuses ACLs (AccessControlListNotSupported: its Object Ownership "
+        f"is 'Bucket owner enforced', the default for buckets created since April 2023), and "
+        f"s3_acl is {params.s3_acl!r}. Either remove s3_acl from params.yaml (recommended; "
+        f"grant public reads with a bucket policy, see deploy/s3-bucket-policy.json), or "
+        f"enable ACLs on the bucket (console: Permissions > Object Ownership > ACLs enabled)"
+    )
 
 
 def _wrong_region(bucket, params, exc) -> str:
-    headers = (getattr(exc, "response", None) or {}).get("ResponseMetadata", {}).get(
-        "HTTPHeaders", {})
+    headers = (getattr(exc, "response", None) or {}).get("ResponseMetadata", {}).get("HTTPHeaders", {})
     region = headers.get("x-amz-bucket-region", "another region")
     asked = params.s3_region or "the default region"
     return f"bucket {bucket!r} is in {region}, not {asked}: set s3_region: {region}"
 
 
 def _unreachable(bucket, params, exc) -> str:
-    return (f"cannot reach {params.s3_endpoint_url or 'the AWS S3 endpoint'} ({exc}); check the "
-            f"network, s3_endpoint_url and s3_region")
+    return (
+        f"cannot reach {params.s3_endpoint_url or 'the AWS S3 endpoint'} ({exc}); check the "
+        f"network, s3_endpoint_url and s3_region"
+    )
 
 
 CLIENT_ERRORS = {
-    "NoSuchBucket": _no_bucket, "404": _no_bucket,
-    "AccessDenied": _denied, "403": _denied, "InvalidAccessKeyId": _denied,
-    "SignatureDoesNotMatch": _denied, "ExpiredToken": _denied, "InvalidToken": _denied,
+    "NoSuchBucket": _no_bucket,
+    "404": _no_bucket,
+    "AccessDenied": _denied,
+    "403": _denied,
+    "InvalidAccessKeyId": _denied,
+    "SignatureDoesNotMatch": _denied,
+    "ExpiredToken": _denied,
+    "InvalidToken": _denied,
     "AccessControlListNotSupported": _acl_refused,
-    "PermanentRedirect": _wrong_region, "301": _wrong_region,
+    "PermanentRedirect": _wrong_region,
+    "301": _wrong_region,
     "AuthorizationHeaderMalformed": _wrong_region,
 }
 BOTOCORE_ERRORS = {
-    "NoCredentialsError": _no_credentials, "PartialCredentialsError": _no_credentials,
+    "NoCredentialsError": _no_credentials,
+    "PartialCredentialsError": _no_credentials,
     "ProfileNotFound": _profile_not_found,
-    "EndpointConnectionError": _unreachable, "ConnectTimeoutError": _unreachable,
-    "ReadTimeoutError": _unreachable, "ConnectionClosedError": _unreachable,
+    "EndpointConnectionError": _unreachable,
+    "ConnectTimeoutError": _unreachable,
+    "ReadTimeoutError": _unreachable,
+    "ConnectionClosedError": _unreachable,
 }

@@ -53,8 +53,13 @@ class Job:
 
     @classmethod
     def from_params(cls, params_file: Path, params, python: Path | None = None) -> Job:
-        return cls(Path(params_file).resolve(), params.schedule, params.schedule_timezone,
-                   Path(params.output_dir), Path(python or project_python()))
+        return cls(
+            Path(params_file).resolve(),
+            params.schedule,
+            params.schedule_timezone,
+            Path(params.output_dir),
+            Path(python or project_python()),
+        )
 
     @property
     def log_file(self) -> Path:
@@ -66,8 +71,10 @@ class Job:
     def command(self) -> str:
         """The shell command, as ``/bin/sh`` gets it: cd, make the log folder, run, append."""
         q = shlex.quote
-        return (f"cd {q(str(PROJECT_ROOT))} && mkdir -p {q(str(self.log_file.parent))} && "
-                f"{shlex.join(self.argv())} >> {q(str(self.log_file))} 2>&1")
+        return (
+            f"cd {q(str(PROJECT_ROOT))} && mkdir -p {q(str(self.log_file.parent))} && "
+            f"{shlex.join(self.argv())} >> {q(str(self.log_file))} 2>&1"
+        )
 
 
 def project_python() -> Path:
@@ -117,9 +124,11 @@ def split_crontab(text: str, params_file: Path) -> tuple[str, list[str]]:
         else:
             kept.append(line)
     if inside:
-        raise SetupError(f"the crontab has '{begin}' on line {begun_at} but no '{end}' after it, "
-                         f"so autochart cannot tell its lines from yours: fix it with `crontab -e` "
-                         f"(delete the autochart lines), then install again")
+        raise SetupError(
+            f"the crontab has '{begin}' on line {begun_at} but no '{end}' after it, "
+            f"so autochart cannot tell its lines from yours: fix it with `crontab -e` "
+            f"(delete the autochart lines), then install again"
+        )
     return "".join(kept), ours
 
 
@@ -135,8 +144,7 @@ def installed_entry(text: str, params_file: Path) -> tuple[str | None, str | Non
     """(the installed job line, its CRON_TZ) from our block, or (None, None)."""
     _, ours = split_crontab(text, params_file)
     body = [line for line in ours if line.strip() and not line.lstrip().startswith("#")]
-    zone = next((line.split("=", 1)[1].strip() for line in body if line.startswith("CRON_TZ=")),
-                None)
+    zone = next((line.split("=", 1)[1].strip() for line in body if line.startswith("CRON_TZ=")), None)
     job_lines = [line for line in body if not line.startswith("CRON_TZ=")]
     return (job_lines[0] if job_lines else None), zone
 
@@ -157,16 +165,19 @@ def read_crontab(crontab: str = CRONTAB) -> str:
 def write_crontab(text: str, crontab: str = CRONTAB) -> None:
     result = _crontab([crontab, "-"], text)
     if result.returncode != 0:
-        raise SetupError(f"`{crontab} -` refused the new crontab (the old one is unchanged): "
-                         f"{result.stderr.strip()}")
+        raise SetupError(
+            f"`{crontab} -` refused the new crontab (the old one is unchanged): {result.stderr.strip()}"
+        )
 
 
 def _crontab(argv: list[str], stdin: str | None = None) -> subprocess.CompletedProcess:
     if shutil.which(argv[0]) is None:
-        raise SetupError(f"`{argv[0]}` is not installed: install a cron daemon (Debian/Ubuntu: "
-                         f"sudo apt-get install cron; Amazon Linux/RHEL: sudo dnf install cronie "
-                         f"&& sudo systemctl enable --now crond), or use `schedule install "
-                         f"--systemd`")
+        raise SetupError(
+            f"`{argv[0]}` is not installed: install a cron daemon (Debian/Ubuntu: "
+            f"sudo apt-get install cron; Amazon Linux/RHEL: sudo dnf install cronie "
+            f"&& sudo systemctl enable --now crond), or use `schedule install "
+            f"--systemd`"
+        )
     return subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False)
 
 
@@ -194,9 +205,11 @@ def same_zone(name: str, other: dt.tzinfo, now: dt.datetime | None = None) -> bo
     """True if zone ``name`` keeps the same clock as ``other`` (checked across a year)."""
     now = now or dt.datetime.now(dt.timezone.utc)
     zone = cron.zone(name)
-    return all((now + dt.timedelta(days=d)).astimezone(zone).utcoffset()
-               == (now + dt.timedelta(days=d)).astimezone(other).utcoffset()
-               for d in range(0, 366, 30))
+    return all(
+        (now + dt.timedelta(days=d)).astimezone(zone).utcoffset()
+        == (now + dt.timedelta(days=d)).astimezone(other).utcoffset()
+        for d in range(0, 366, 30)
+    )
 
 
 # --- crontab target ----------------------------------------------------------------------------
@@ -214,15 +227,18 @@ class CrontabTarget:
         job.log_file.parent.mkdir(parents=True, exist_ok=True)
         write_crontab(merged(text, job, cron_tz), self.crontab)
         log.info("installed the crontab entry for %s", job.params_file)
-        report = [f"installed in the crontab of {_user()}:", f"  {cron_line(job)}",
-                  f"log: {job.log_file}"]
+        report = [f"installed in the crontab of {_user()}:", f"  {cron_line(job)}", f"log: {job.log_file}"]
         report += next_runs_report(job.schedule, job.timezone)
-        report += [f"note: this line of your crontab also runs the runner; if it is an older "
-                   f"copy of this job, delete it with `crontab -e`: {line}"
-                   for line in other_runner_lines(text, job.params_file)]
+        report += [
+            f"note: this line of your crontab also runs the runner; if it is an older "
+            f"copy of this job, delete it with `crontab -e`: {line}"
+            for line in other_runner_lines(text, job.params_file)
+        ]
         if not cron_daemon_running():
-            report.append("warning: no cron daemon is running, so nothing will run: start it "
-                          "(Debian/Ubuntu: sudo systemctl enable --now cron)")
+            report.append(
+                "warning: no cron daemon is running, so nothing will run: start it "
+                "(Debian/Ubuntu: sudo systemctl enable --now cron)"
+            )
         return report
 
     def _needs_cron_tz(self, job: Job) -> bool:
@@ -230,29 +246,35 @@ class CrontabTarget:
             return False
         if supports_cron_tz(self.crontab):
             return True
-        raise ParameterError([
-            f"schedule_timezone {job.timezone!r}: this machine's cron cannot run a job in another "
-            f"time zone than its clock ({cron.machine_timezone()}); write the schedule in the "
-            f"machine's time and set schedule_timezone: null, or use `schedule install --systemd`"
-        ], source=str(job.params_file))
+        raise ParameterError(
+            [
+                f"schedule_timezone {job.timezone!r}: this machine's cron cannot run a job in another "
+                f"time zone than its clock ({cron.machine_timezone()}); write the schedule in the "
+                f"machine's time and set schedule_timezone: null, or use `schedule install --systemd`"
+            ],
+            source=str(job.params_file),
+        )
 
     def show(self, job: Job) -> tuple[bool, list[str]]:
         line, zone = installed_entry(read_crontab(self.crontab), job.params_file)
         if line is None:
-            return False, [f"no autochart entry in the crontab of {_user()} for {job.params_file}",
-                           "install it with: python run_notebook.py schedule install"]
+            return False, [
+                f"no autochart entry in the crontab of {_user()} for {job.params_file}",
+                "install it with: python run_notebook.py schedule install",
+            ]
         report = [f"installed in the crontab of {_user()}:", f"  {line}"]
         if line != cron_line(job):
-            report.append("note: this differs from what `schedule install` writes now (params or "
-                          "paths changed): run `schedule install` again to update it")
+            report.append(
+                "note: this differs from what `schedule install` writes now (params or "
+                "paths changed): run `schedule install` again to update it"
+            )
         return True, report + next_runs_report(" ".join(line.split()[:5]), zone or job.timezone)
 
     def remove(self, params_file: Path) -> list[str]:
         text = read_crontab(self.crontab)
         rest, ours = split_crontab(text, params_file)
         if not ours:
-            return [f"no autochart entry in the crontab of {_user()} for {params_file}: "
-                    f"nothing to remove"]
+            return [f"no autochart entry in the crontab of {_user()} for {params_file}: nothing to remove"]
         write_crontab(rest, self.crontab)
         log.info("removed the crontab entry for %s", params_file)
         return [f"removed from the crontab of {_user()}:"] + [f"  {line}" for line in ours]
@@ -261,8 +283,9 @@ class CrontabTarget:
 def other_runner_lines(text: str, params_file: Path) -> list[str]:
     """Active lines outside our block that run a ``run_notebook.py`` (say, the tutorial's)."""
     rest, _ = split_crontab(text, params_file)
-    return [line for line in rest.splitlines()
-            if "run_notebook.py" in line and not line.lstrip().startswith("#")]
+    return [
+        line for line in rest.splitlines() if "run_notebook.py" in line and not line.lstrip().startswith("#")
+    ]
 
 
 def next_runs_report(expression: str, timezone: str | None) -> list[str]:
@@ -315,8 +338,7 @@ ExecStart={" ".join(systemd_quote(word) for word in job.argv())}
 StandardOutput=append:{logfile}
 StandardError=append:{logfile}
 """
-    calendar = "\n".join(f"OnCalendar={spec}"
-                         for spec in cron.to_oncalendar(job.schedule, job.timezone))
+    calendar = "\n".join(f"OnCalendar={spec}" for spec in cron.to_oncalendar(job.schedule, job.timezone))
     timer = f"""[Unit]
 Description=autochart schedule {job.schedule!r} ({job.timezone or "machine clock"})
 
@@ -334,11 +356,11 @@ WantedBy=timers.target
 class SystemdTarget:
     """A service + timer. With ``unit_dir`` given, only the files are written (no systemctl)."""
 
-    def __init__(self, unit_dir: Path | None = None, name: str = DEFAULT_UNIT,
-                 systemctl: str = SYSTEMCTL):
+    def __init__(self, unit_dir: Path | None = None, name: str = DEFAULT_UNIT, systemctl: str = SYSTEMCTL):
         if not re.fullmatch(r"[A-Za-z0-9_.@-]+", name):
-            raise ParameterError([f"--name {name!r}: a unit name is letters, digits and _ . @ -"],
-                                 source="command line")
+            raise ParameterError(
+                [f"--name {name!r}: a unit name is letters, digits and _ . @ -"], source="command line"
+            )
         self.manage = unit_dir is None
         self.unit_dir = Path(unit_dir) if unit_dir else default_unit_dir()
         self.name = name
@@ -367,14 +389,17 @@ class SystemdTarget:
     def show(self, job: Job) -> tuple[bool, list[str]]:
         timer = self.unit_dir / f"{self.name}.timer"
         if not timer.is_file():
-            return False, [f"no {timer}: install it with "
-                           f"`python run_notebook.py schedule install --systemd`"]
-        report = [f"{timer}:"] + [f"  {line}" for line in timer.read_text().splitlines()
-                                  if line.startswith(("OnCalendar=", "Persistent="))]
+            return False, [f"no {timer}: install it with `python run_notebook.py schedule install --systemd`"]
+        report = [f"{timer}:"] + [
+            f"  {line}"
+            for line in timer.read_text().splitlines()
+            if line.startswith(("OnCalendar=", "Persistent="))
+        ]
         service = self.unit_dir / f"{self.name}.service"
         if service.is_file():
-            report += [f"{service}:"] + [f"  {line}" for line in service.read_text().splitlines()
-                                         if line.startswith("ExecStart=")]
+            report += [f"{service}:"] + [
+                f"  {line}" for line in service.read_text().splitlines() if line.startswith("ExecStart=")
+            ]
         if unit_files(job, self.name)[timer.name] != timer.read_text():
             report.append("note: this differs from what `schedule install --systemd` writes now")
         return True, report + next_runs_report(job.schedule, job.timezone)
@@ -384,20 +409,19 @@ class SystemdTarget:
         present = [path for path in units if path.exists()]
         if not present:
             return [f"no {self.name} units in {self.unit_dir}: nothing to remove"]
-        report = self._systemctl([["disable", "--now", f"{self.name}.timer"]], present,
-                                 strict=False)
+        report = self._systemctl([["disable", "--now", f"{self.name}.timer"]], present, strict=False)
         for path in present:
             path.unlink()
         report.append("removed " + ", ".join(map(str, present)))
         return report + self._systemctl([["daemon-reload"]], present, strict=False)
 
-    def _systemctl(self, commands: list[list[str]], files: list[Path],
-                   strict: bool = True) -> list[str]:
+    def _systemctl(self, commands: list[list[str]], files: list[Path], strict: bool = True) -> list[str]:
         scope = [] if os.getuid() == 0 else ["--user"]
         argvs = [[self.systemctl, *scope, *command] for command in commands]
         if not self.manage:
             return ["not calling systemctl (--unit-dir given); to apply:"] + [
-                "  " + shlex.join(argv) for argv in argvs]
+                "  " + shlex.join(argv) for argv in argvs
+            ]
         for argv in argvs:
             try:
                 result = subprocess.run(argv, capture_output=True, text=True, check=False)
@@ -406,9 +430,11 @@ class SystemdTarget:
             if result.returncode != 0 and not strict:
                 return [f"warning: `{shlex.join(argv)}` failed: {result.stderr.strip()}"]
             if result.returncode != 0:
-                raise SetupError(f"`{shlex.join(argv)}` failed ({result.stderr.strip()}); files: "
-                                 f"{', '.join(map(str, files))}. Without a running systemd, use "
-                                 f"the crontab: `schedule install`")
+                raise SetupError(
+                    f"`{shlex.join(argv)}` failed ({result.stderr.strip()}); files: "
+                    f"{', '.join(map(str, files))}. Without a running systemd, use "
+                    f"the crontab: `schedule install`"
+                )
         return ["ran " + "; ".join(shlex.join(argv) for argv in argvs)]
 
 

@@ -90,22 +90,27 @@ class PriceStore:
 
     def span(self, source: str, ticker: str) -> Span | None:
         rows, first, last = self.db.execute(
-            "SELECT count(*), min(date), max(date) FROM bars WHERE source=? AND ticker=?",
-            (source, ticker)).fetchone()
-        covered = self.db.execute("SELECT covered_from FROM coverage WHERE source=? AND ticker=?",
-                                  (source, ticker)).fetchone()
+            "SELECT count(*), min(date), max(date) FROM bars WHERE source=? AND ticker=?", (source, ticker)
+        ).fetchone()
+        covered = self.db.execute(
+            "SELECT covered_from FROM coverage WHERE source=? AND ticker=?", (source, ticker)
+        ).fetchone()
         if not rows:
             return None
         return Span(rows, first, last, covered[0] if covered else None)
 
-    def load(self, source: str, tickers: list[str], start: str | None = None,
-             end: str | None = None) -> pd.DataFrame:
+    def load(
+        self, source: str, tickers: list[str], start: str | None = None, end: str | None = None
+    ) -> pd.DataFrame:
         """Tidy rows of ``tickers`` from ``source`` between ``start`` and ``end`` (inclusive)."""
         marks = ",".join("?" * len(tickers))
-        query = (f"SELECT ticker, {', '.join(COLUMNS)} FROM bars WHERE source=? "
-                 f"AND ticker IN ({marks}) AND date >= ? AND date <= ? ORDER BY ticker, date")
-        rows = self.db.execute(query, (source, *tickers, start or "0000-00-00",
-                                       end or "9999-99-99")).fetchall()
+        query = (
+            f"SELECT ticker, {', '.join(COLUMNS)} FROM bars WHERE source=? "
+            f"AND ticker IN ({marks}) AND date >= ? AND date <= ? ORDER BY ticker, date"
+        )
+        rows = self.db.execute(
+            query, (source, *tickers, start or "0000-00-00", end or "9999-99-99")
+        ).fetchall()
         return tidy(pd.DataFrame(rows, columns=["ticker", *COLUMNS]))
 
     def info(self, tickers: list[str] | None = None) -> pd.DataFrame:
@@ -113,19 +118,28 @@ class PriceStore:
         where, args = _ticker_filter(tickers)
         rows = self.db.execute(
             f"SELECT ticker, source, count(*), min(date), max(date), max(fetched_at) FROM bars "
-            f"{where} GROUP BY ticker, source ORDER BY ticker, source", args).fetchall()
-        return pd.DataFrame(rows, columns=["ticker", "source", "rows", "first", "last",
-                                           "fetched_at"])
+            f"{where} GROUP BY ticker, source ORDER BY ticker, source",
+            args,
+        ).fetchall()
+        return pd.DataFrame(rows, columns=["ticker", "source", "rows", "first", "last", "fetched_at"])
 
     def snapshot(self) -> list[tuple]:
         """Every stored bar without its fetch time, sorted: equal snapshots hold equal prices."""
-        return self.db.execute(f"SELECT source, ticker, {', '.join(COLUMNS)} FROM bars "
-                               f"ORDER BY source, ticker, date").fetchall()
+        return self.db.execute(
+            f"SELECT source, ticker, {', '.join(COLUMNS)} FROM bars ORDER BY source, ticker, date"
+        ).fetchall()
 
     # --- writing ---------------------------------------------------------------------------
 
-    def save(self, source: str, ticker: str, prices: pd.DataFrame, *,
-             covered_from: str | None = None, replace: bool = False) -> int:
+    def save(
+        self,
+        source: str,
+        ticker: str,
+        prices: pd.DataFrame,
+        *,
+        covered_from: str | None = None,
+        replace: bool = False,
+    ) -> int:
         """Store one ticker's rows in one transaction: new days added, known days overwritten
         (a correction); ``replace`` drops the ticker's other days first (a re-adjusted history);
         ``covered_from`` records a full fetch. Returns the rows written."""
@@ -137,13 +151,16 @@ class PriceStore:
             db.executemany(
                 f"INSERT OR REPLACE INTO bars (source, ticker, {', '.join(COLUMNS)}, fetched_at) "
                 f"VALUES (?, ?, {', '.join('?' * len(COLUMNS))}, ?)",
-                [(source, ticker, *row) for row in rows])
+                [(source, ticker, *row) for row in rows],
+            )
             if covered_from is not None:
-                db.execute("INSERT OR REPLACE INTO coverage VALUES (?, ?, ?, ?)",
-                           (source, ticker, covered_from, now))
+                db.execute(
+                    "INSERT OR REPLACE INTO coverage VALUES (?, ?, ?, ?)", (source, ticker, covered_from, now)
+                )
             else:
-                db.execute("UPDATE coverage SET checked_at=? WHERE source=? AND ticker=?",
-                           (now, source, ticker))
+                db.execute(
+                    "UPDATE coverage SET checked_at=? WHERE source=? AND ticker=?", (now, source, ticker)
+                )
         return len(rows)
 
     def clear(self, tickers: list[str] | None = None) -> int:
@@ -166,8 +183,7 @@ def _rows(prices: pd.DataFrame, fetched_at: str) -> list[tuple]:
     days = pd.to_datetime(frame["date"]).dt.strftime("%Y-%m-%d")
     values = frame[PRICE_COLUMNS].astype("float64").astype(object)
     values = values.where(values.notna(), None)
-    return [(day, *vals, fetched_at) for day, vals in zip(days, values.itertuples(index=False),
-                                                        strict=True)]
+    return [(day, *vals, fetched_at) for day, vals in zip(days, values.itertuples(index=False), strict=True)]
 
 
 def command(params, action: str, tickers: list[str]) -> str:

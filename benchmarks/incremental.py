@@ -39,10 +39,13 @@ def timed_run(params: Params, server: IexServer, today: dt.date) -> dict:
     started = time.perf_counter()
     result = fetching.fetch(params, today=today)
     seconds = time.perf_counter() - started
-    return {"rows": server.rows_served() - rows_before,
-            "requests": len(server.requests) - requests_before, "seconds": seconds,
-            "charted_rows": len(result.prices),
-            "statuses": sorted({s.status for s in result.statuses})}
+    return {
+        "rows": server.rows_served() - rows_before,
+        "requests": len(server.requests) - requests_before,
+        "seconds": seconds,
+        "charted_rows": len(result.prices),
+        "statuses": sorted({s.status for s in result.statuses}),
+    }
 
 
 def main() -> int:
@@ -51,19 +54,30 @@ def main() -> int:
     server = IexServer(token=TOKEN).start()
     try:
         with tempfile.TemporaryDirectory(prefix="autochart-bench-") as folder:
-            params = Params(tickers=TICKERS, source="iex", base_url=server.url,
-                            output_dir=folder, lookback_years=5, split_threshold=None)
+            params = Params(
+                tickers=TICKERS,
+                source="iex",
+                base_url=server.url,
+                output_dir=folder,
+                lookback_years=5,
+                split_threshold=None,
+            )
             first = timed_run(params, server, FIRST_DAY)
             second = timed_run(params, server, NEXT_DAY)
             no_store = timed_run(dataclasses.replace(params, store=None), server, NEXT_DAY)
     finally:
         server.stop()
     print(f"{len(TICKERS)} tickers x 5 years, local IEX-format server, fetch step only")
-    for label, run in (("run 1 (empty store)", first), ("run 2 (next trading day)", second),
-                       ("run 2 without a store", no_store)):
-        print(f"  {label:26s} rows fetched {run['rows']:6d}  requests {run['requests']}  "
-              f"wall {run['seconds']:.3f}s  rows charted {run['charted_rows']}  "
-              f"status {', '.join(run['statuses'])}")
+    for label, run in (
+        ("run 1 (empty store)", first),
+        ("run 2 (next trading day)", second),
+        ("run 2 without a store", no_store),
+    ):
+        print(
+            f"  {label:26s} rows fetched {run['rows']:6d}  requests {run['requests']}  "
+            f"wall {run['seconds']:.3f}s  rows charted {run['charted_rows']}  "
+            f"status {', '.join(run['statuses'])}"
+        )
     rows_ratio = second["rows"] / first["rows"]
     time_ratio = second["seconds"] / first["seconds"]
     print(f"  run 2 / run 1: rows {rows_ratio:.2%}  wall time {time_ratio:.2%}")

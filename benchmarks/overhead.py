@@ -32,11 +32,32 @@ def main(rounds: int = 5) -> None:
         sys.exit(f"needs the real price files in {PRICES}")
     full, plain = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        autochart = [sys.executable, str(ROOT / "run_notebook.py"), "-q",
-                     "-p", "output_dir", tmp, "-p", "source", "csv", "-p", "csv_dir", str(PRICES),
-                     "-p", "tickers", "[JPM, BAC, C, WFC, GS]", "-p", "price", "close"]
-        script = [sys.executable, str(ROOT / "benchmarks" / "tutorial_script.py"), str(PRICES),
-                  str(Path(tmp) / "plain.png")]
+        autochart = [
+            sys.executable,
+            str(ROOT / "run_notebook.py"),
+            "-q",
+            "-p",
+            "output_dir",
+            tmp,
+            "-p",
+            "source",
+            "csv",
+            "-p",
+            "csv_dir",
+            str(PRICES),
+            "-p",
+            "tickers",
+            "[JPM, BAC, C, WFC, GS]",
+            "-p",
+            "price",
+            "close",
+        ]
+        script = [
+            sys.executable,
+            str(ROOT / "benchmarks" / "tutorial_script.py"),
+            str(PRICES),
+            str(Path(tmp) / "plain.png"),
+        ]
         timed(script)  # warm the file cache and the font cache for both
         for _ in range(rounds):
             full.append(timed(autochart))

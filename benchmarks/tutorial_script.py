@@ -19,9 +19,13 @@ TICKERS = ["JPM", "BAC", "C", "WFC", "GS"]
 
 def main(prices_dir: Path, out_png: Path) -> None:
     closes = pd.concat(
-        {t: pd.read_csv(prices_dir / f"{t}.csv", index_col="Date", parse_dates=True)["Close"]
-         for t in TICKERS}, axis=1)
-    closes = closes.loc[closes.index.max() - pd.DateOffset(years=5):]
+        {
+            t: pd.read_csv(prices_dir / f"{t}.csv", index_col="Date", parse_dates=True)["Close"]
+            for t in TICKERS
+        },
+        axis=1,
+    )
+    closes = closes.loc[closes.index.max() - pd.DateOffset(years=5) :]
     fig, axes = plt.subplots(2, 2, figsize=(12, 8))
     axes[0, 0].boxplot([closes[t].dropna() for t in TICKERS], tick_labels=TICKERS)
     axes[0, 1].scatter(closes.index, closes["JPM"], s=2)

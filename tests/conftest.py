@@ -22,8 +22,9 @@ FAKE_IEX_TOKEN = "pk_TEST_fake_token_0000"
 
 def pytest_sessionstart(session):
     if not (SHARED / "data").is_dir():
-        raise pytest.UsageError(f"tests read real data from {SHARED}: put shared/ beside the "
-                                f"project (see README)")
+        raise pytest.UsageError(
+            f"tests read real data from {SHARED}: put shared/ beside the project (see README)"
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -24,10 +24,16 @@ import pandas as pd
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 PRICES = SHARED / "data" / "prices"
 RECORDED = SHARED / "data" / "responses" / "iex"
-RANGE_OFFSETS = {"5d": pd.DateOffset(days=7), "1m": pd.DateOffset(months=1),
-                 "3m": pd.DateOffset(months=3), "6m": pd.DateOffset(months=6),
-                 "1y": pd.DateOffset(years=1), "2y": pd.DateOffset(years=2),
-                 "5y": pd.DateOffset(years=5), "max": None}
+RANGE_OFFSETS = {
+    "5d": pd.DateOffset(days=7),
+    "1m": pd.DateOffset(months=1),
+    "3m": pd.DateOffset(months=3),
+    "6m": pd.DateOffset(months=6),
+    "1y": pd.DateOffset(years=1),
+    "2y": pd.DateOffset(years=2),
+    "5y": pd.DateOffset(years=5),
+    "max": None,
+}
 
 
 @dataclass
@@ -47,13 +53,25 @@ def iex_rows(yahoo_csv: Path) -> list[dict]:
     rows, previous = [], None
     for r in frame.itertuples(index=False):
         change = 0.0 if previous is None else r.Close - previous
-        rows.append({
-            "date": r.Date, "open": r.Open, "close": r.Close, "high": r.High, "low": r.Low,
-            "volume": int(r.Volume), "uOpen": r.Open, "uClose": r.Close, "uHigh": r.High,
-            "uLow": r.Low, "uVolume": int(r.Volume), "change": round(change, 6),
-            "changePercent": round(100 * change / previous, 4) if previous else 0.0,
-            "label": pd.Timestamp(r.Date).strftime("%b %-d, %y"), "changeOverTime": 0.0,
-        })
+        rows.append(
+            {
+                "date": r.Date,
+                "open": r.Open,
+                "close": r.Close,
+                "high": r.High,
+                "low": r.Low,
+                "volume": int(r.Volume),
+                "uOpen": r.Open,
+                "uClose": r.Close,
+                "uHigh": r.High,
+                "uLow": r.Low,
+                "uVolume": int(r.Volume),
+                "change": round(change, 6),
+                "changePercent": round(100 * change / previous, 4) if previous else 0.0,
+                "label": pd.Timestamp(r.Date).strftime("%b %-d, %y"),
+                "changeOverTime": 0.0,
+            }
+        )
         previous = r.Close
     return rows
 
@@ -109,17 +127,16 @@ class IexServer:
         if self.scripted:
             return self.scripted.pop(0)
         if self.token is not None and query.get("token") != self.token:
-            return Scripted(403, (RECORDED / "error_403_invalid_api_key.txt").read_text(),
-                            "text/html")
+            return Scripted(403, (RECORDED / "error_403_invalid_api_key.txt").read_text(), "text/html")
         if path.rstrip("/") != "/stable/stock/market/batch" or query.get("types") != "chart":
-            return Scripted(400, json.dumps({"error": f"unsupported request {path}"}),
-                            "application/json")
+            return Scripted(400, json.dumps({"error": f"unsupported request {path}"}), "application/json")
         return self.batch(query.get("symbols", "").split(","), query.get("range", "1m"))
 
     def batch(self, symbols: list[str], chart_range: str) -> Scripted:
         if chart_range not in RANGE_OFFSETS:
-            return Scripted(400, json.dumps({"error": f'"range" {chart_range} is not allowed'}),
-                            "application/json")
+            return Scripted(
+                400, json.dumps({"error": f'"range" {chart_range} is not allowed'}), "application/json"
+            )
         body = {}
         for symbol in (s.upper() for s in symbols if s):
             rows = self.charts.get(symbol)
@@ -128,8 +145,7 @@ class IexServer:
             if rows is not None:
                 body[symbol] = {"chart": within(rows, chart_range, self.today)}
         if not body:
-            return Scripted(404, (RECORDED / "error_404_unknown_symbol.txt").read_text(),
-                            "text/html")
+            return Scripted(404, (RECORDED / "error_404_unknown_symbol.txt").read_text(), "text/html")
         return Scripted(200, json.dumps(body), "application/json")
 
     def _handler_class(self):
@@ -141,8 +157,9 @@ class IexServer:
                 query = {k: v[0] for k, v in parse_qs(parts.query).items()}
                 reply = server.answer(parts.path, query)
                 time.sleep(reply.delay)
-                server.requests.append({"path": parts.path, "query": query,
-                                        "status": reply.status, "rows": _count_rows(reply)})
+                server.requests.append(
+                    {"path": parts.path, "query": query, "status": reply.status, "rows": _count_rows(reply)}
+                )
                 payload = reply.body.encode()
                 self.send_response(reply.status)
                 self.send_header("Content-Type", reply.content_type)

@@ -28,15 +28,23 @@ from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
 # Distinctive fake values, so a test can show that none of them is ever written anywhere.
-FAKE_KEYS = {"AWS_ACCESS_KEY_ID": "AKIAAUTOCHARTFAKEKEY",
-             "AWS_SECRET_ACCESS_KEY": "autochart-fake-secret-never-written",
-             "AWS_SESSION_TOKEN": "autochart-fake-session-token-never-written"}
+FAKE_KEYS = {
+    "AWS_ACCESS_KEY_ID": "AKIAAUTOCHARTFAKEKEY",
+    "AWS_SECRET_ACCESS_KEY": "autochart-fake-secret-never-written",
+    "AWS_SESSION_TOKEN": "autochart-fake-session-token-never-written",
+}
 REGION = "us-east-1"
 # Variables that could point boto3 at real credentials or a real endpoint.
-AWS_VARIABLES_TO_UNSET = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL",
-                          "AWS_ENDPOINT_URL_S3", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-                          "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE",
-                          "AWS_ROLE_ARN")
+AWS_VARIABLES_TO_UNSET = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+)
 ACL_NOT_SUPPORTED_XML = (
     '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessControlListNotSupported</Code>'
     "<Message>The bucket does not allow ACLs</Message><RequestId>{request_id}</RequestId>"
@@ -97,8 +105,9 @@ class S3Server:
             self._set_auth("inf")
 
     def _set_auth(self, initial_no_auth_action_count: str) -> None:
-        answer = requests.post(f"{self.url}/moto-api/reset-auth",
-                               data=initial_no_auth_action_count.encode(), timeout=10)
+        answer = requests.post(
+            f"{self.url}/moto-api/reset-auth", data=initial_no_auth_action_count.encode(), timeout=10
+        )
         answer.raise_for_status()
 
 
@@ -123,9 +132,14 @@ class AclEnforcingS3:
             request_id = uuid.uuid4().hex.upper()[:16]
             self.refused.append(environ.get("PATH_INFO"))
             body = ACL_NOT_SUPPORTED_XML.format(request_id=request_id).encode()
-            start_response("400 Bad Request", [("Content-Type", "application/xml"),
-                                               ("Content-Length", str(len(body))),
-                                               ("x-amz-request-id", request_id)])
+            start_response(
+                "400 Bad Request",
+                [
+                    ("Content-Type", "application/xml"),
+                    ("Content-Length", str(len(body))),
+                    ("x-amz-request-id", request_id),
+                ],
+            )
             return [body]
         return self.moto(environ, start_response)
 
@@ -134,8 +148,10 @@ class AclEnforcingS3:
             rules = self.admin.get_bucket_ownership_controls(Bucket=bucket)
         except ClientError:
             return False
-        return any(rule.get("ObjectOwnership") == "BucketOwnerEnforced"
-                   for rule in rules["OwnershipControls"]["Rules"])
+        return any(
+            rule.get("ObjectOwnership") == "BucketOwnerEnforced"
+            for rule in rules["OwnershipControls"]["Rules"]
+        )
 
 
 def _sets_acl(environ) -> bool:
@@ -152,8 +168,7 @@ class AclEnforcingServer:
         self.app = AclEnforcingS3(admin_client)
 
     def start(self) -> AclEnforcingServer:
-        self.server = make_server("127.0.0.1", 0, self.app, threaded=True,
-                                  request_handler=MotoRequestHandler)
+        self.server = make_server("127.0.0.1", 0, self.app, threaded=True, request_handler=MotoRequestHandler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
         self.url = f"http://127.0.0.1:{self.server.server_port}"

@@ -45,11 +45,16 @@ def saved_crontab_fixture():
 
 def write_params(folder: Path, **values) -> Path:
     """A params file for a quick offline run into ``folder``/out (sample source)."""
-    values = {"output_dir": str(folder / "out"), "source": "sample",
-              "tickers": ["AAPL", "GOOG"], "dpi": 40, "figsize": [6, 4], **values}
+    values = {
+        "output_dir": str(folder / "out"),
+        "source": "sample",
+        "tickers": ["AAPL", "GOOG"],
+        "dpi": 40,
+        "figsize": [6, 4],
+        **values,
+    }
     path = folder / "params.yaml"
-    path.write_text("".join(f"{k}: {json.dumps(v)}\n" for k, v in values.items()),
-                    encoding="utf-8")
+    path.write_text("".join(f"{k}: {json.dumps(v)}\n" for k, v in values.items()), encoding="utf-8")
     return path
 
 
@@ -58,8 +63,9 @@ def run_records(output_dir: Path) -> list[dict]:
     runs = Path(output_dir) / "runs"
     if not runs.is_dir():
         return []
-    return [json.loads((p / "run.json").read_text()) for p in sorted(runs.iterdir())
-            if (p / "run.json").is_file()]
+    return [
+        json.loads((p / "run.json").read_text()) for p in sorted(runs.iterdir()) if (p / "run.json").is_file()
+    ]
 
 
 def runner_argv(params_file: Path) -> list[str]:

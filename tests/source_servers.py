@@ -59,8 +59,9 @@ class LocalServer:
         self.held: dict[str, threading.Event] = {}  # path part -> answer once the event is set
         self.pace = 0.0  # seconds added to every answer (to stretch a run for crash tests)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True,
-                                        kwargs={"poll_interval": 0.05})
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, daemon=True, kwargs={"poll_interval": 0.05}
+        )
 
     @property
     def url(self) -> str:
@@ -106,10 +107,18 @@ class LocalServer:
                 parts = urlsplit(self.path)
                 query = {k: v[0] for k, v in parse_qs(parts.query).items()}
                 headers = dict(self.headers.items())
-                reply = (server.scripted.pop(0) if server.scripted
-                         else server.answer(parts.path, query, headers))
-                server.requests.append({"path": parts.path, "query": query, "headers": headers,
-                                        "status": reply.status, "time": time.monotonic()})
+                reply = (
+                    server.scripted.pop(0) if server.scripted else server.answer(parts.path, query, headers)
+                )
+                server.requests.append(
+                    {
+                        "path": parts.path,
+                        "query": query,
+                        "headers": headers,
+                        "status": reply.status,
+                        "time": time.monotonic(),
+                    }
+                )
                 server.on_request.set()
                 for part, event in list(server.held.items()):
                     if part in parts.path:
@@ -131,8 +140,7 @@ class LocalServer:
 
 
 def _json(body, status: int = 200, **headers) -> Scripted:
-    return Scripted(status, body if isinstance(body, str) else json.dumps(body),
-                    "application/json", headers)
+    return Scripted(status, body if isinstance(body, str) else json.dumps(body), "application/json", headers)
 
 
 # --- Tiingo ----------------------------------------------------------------------------------
@@ -144,10 +152,17 @@ class TiingoServer(LocalServer):
     def __init__(self, key: str | None = None, days=None):
         super().__init__(key, days)
         recorded = pd.DataFrame(json.loads(TIINGO_JSON.read_text()))
-        self.days["GOOGL"] = pd.DataFrame({
-            "date": recorded["date"].str[:10], "open": recorded["open"],
-            "high": recorded["high"], "low": recorded["low"], "close": recorded["close"],
-            "adj_close": recorded["adjClose"], "volume": recorded["volume"]})
+        self.days["GOOGL"] = pd.DataFrame(
+            {
+                "date": recorded["date"].str[:10],
+                "open": recorded["open"],
+                "high": recorded["high"],
+                "low": recorded["low"],
+                "close": recorded["close"],
+                "adj_close": recorded["adjClose"],
+                "volume": recorded["volume"],
+            }
+        )
         self.recorded = {"GOOGL": (TIINGO_JSON.read_text(), TIINGO_CSV.read_text())}
         self.actions: dict[str, dict[str, dict]] = {}  # ticker -> day -> divCash/splitFactor
 
@@ -163,18 +178,26 @@ class TiingoServer(LocalServer):
         days = self.window(ticker, query.get("startDate"), query.get("endDate"))
         if ticker in self.recorded and days.equals(self.days[ticker]) and self.today is None:
             body_json, body_csv = self.recorded[ticker]
-            return (Scripted(200, body_csv, "text/csv") if query.get("format") == "csv"
-                    else _json(body_json))
+            return Scripted(200, body_csv, "text/csv") if query.get("format") == "csv" else _json(body_json)
         return _json([self.tiingo_day(ticker, row) for row in days.itertuples(index=False)])
 
     def tiingo_day(self, ticker: str, row) -> dict:
         action = self.actions.get(ticker, {}).get(row.date, {})
-        return {"date": f"{row.date}T00:00:00.000Z", "close": row.close, "high": row.high,
-                "low": row.low, "open": row.open, "volume": int(row.volume),
-                "adjClose": row.adj_close, "adjHigh": row.high, "adjLow": row.low,
-                "adjOpen": row.open, "adjVolume": int(row.volume),
-                "divCash": action.get("divCash", 0.0),
-                "splitFactor": action.get("splitFactor", 1.0)}
+        return {
+            "date": f"{row.date}T00:00:00.000Z",
+            "close": row.close,
+            "high": row.high,
+            "low": row.low,
+            "open": row.open,
+            "volume": int(row.volume),
+            "adjClose": row.adj_close,
+            "adjHigh": row.high,
+            "adjLow": row.low,
+            "adjOpen": row.open,
+            "adjVolume": int(row.volume),
+            "divCash": action.get("divCash", 0.0),
+            "splitFactor": action.get("splitFactor", 1.0),
+        }
 
 
 # --- Alpha Vantage ---------------------------------------------------------------------------
@@ -184,14 +207,20 @@ class AlphaVantageServer(LocalServer):
     """``/query?function=TIME_SERIES_DAILY``; IBM is the recorded compact answer (for any
     outputsize: only that one was recorded), others from the price files."""
 
-    UNKNOWN = ("Invalid API call. Please retry or visit the documentation "
-               "(https://www.alphavantage.co/documentation/) for TIME_SERIES_DAILY.")
+    UNKNOWN = (
+        "Invalid API call. Please retry or visit the documentation "
+        "(https://www.alphavantage.co/documentation/) for TIME_SERIES_DAILY."
+    )
 
     def answer(self, path, query, headers):
         if self.key is not None and query.get("apikey") != self.key:
-            return _json({"Error Message": "the parameter apikey is invalid or missing. Please "
-                                           "claim your free API key on (https://www.alphavantage"
-                                           ".co/support/#api-key)."})
+            return _json(
+                {
+                    "Error Message": "the parameter apikey is invalid or missing. Please "
+                    "claim your free API key on (https://www.alphavantage"
+                    ".co/support/#api-key)."
+                }
+            )
         if path.rstrip("/") != "/query" or query.get("function") != "TIME_SERIES_DAILY":
             return _json({"Error Message": self.UNKNOWN})
         symbol = query.get("symbol", "").upper()
@@ -203,13 +232,23 @@ class AlphaVantageServer(LocalServer):
         size = query.get("outputsize", "compact")
         if size == "compact":
             days = days.tail(100)
-        series = {row.date: {"1. open": f"{row.open:.4f}", "2. high": f"{row.high:.4f}",
-                             "3. low": f"{row.low:.4f}", "4. close": f"{row.close:.4f}",
-                             "5. volume": str(int(row.volume))}
-                  for row in days.iloc[::-1].itertuples(index=False)}
-        meta = {"1. Information": "Daily Prices (open, high, low, close) and Volumes",
-                "2. Symbol": symbol, "3. Last Refreshed": days["date"].iloc[-1],
-                "4. Output Size": size.title(), "5. Time Zone": "US/Eastern"}
+        series = {
+            row.date: {
+                "1. open": f"{row.open:.4f}",
+                "2. high": f"{row.high:.4f}",
+                "3. low": f"{row.low:.4f}",
+                "4. close": f"{row.close:.4f}",
+                "5. volume": str(int(row.volume)),
+            }
+            for row in days.iloc[::-1].itertuples(index=False)
+        }
+        meta = {
+            "1. Information": "Daily Prices (open, high, low, close) and Volumes",
+            "2. Symbol": symbol,
+            "3. Last Refreshed": days["date"].iloc[-1],
+            "4. Output Size": size.title(),
+            "5. Time Zone": "US/Eastern",
+        }
         return _json(json.dumps({"Meta Data": meta, "Time Series (Daily)": series}, indent=4))
 
 
@@ -223,15 +262,25 @@ class YahooServer(LocalServer):
     def answer(self, path, query, headers):
         parts = path.strip("/").split("/")
         if parts[:3] != ["v8", "finance", "chart"] or len(parts) != 4:
-            return _json({"chart": {"result": None, "error": {"code": "Not Found",
-                                                              "description": path}}}, 404)
+            return _json(
+                {"chart": {"result": None, "error": {"code": "Not Found", "description": path}}}, 404
+            )
         ticker = parts[3].upper()
         if ticker == "AAPL":
             return _json((YAHOO_6MO if query.get("range") == "6mo" else YAHOO_SPLIT).read_text())
         if ticker not in self.days:
-            return _json({"chart": {"result": None, "error": {
-                "code": "Not Found", "description": "No data found, symbol may be delisted"}}},
-                404)
+            return _json(
+                {
+                    "chart": {
+                        "result": None,
+                        "error": {
+                            "code": "Not Found",
+                            "description": "No data found, symbol may be delisted",
+                        },
+                    }
+                },
+                404,
+            )
         first = _day(query.get("period1"))
         last = _day(int(query["period2"]) - 1) if query.get("period2") else None
         return _json(self.chart(ticker, self.window(ticker, first, last)))
@@ -240,13 +289,28 @@ class YahooServer(LocalServer):
         stamps = [int(pd.Timestamp(f"{d} 14:30", tz="UTC").timestamp()) for d in days["date"]]
         quote = {name: days[name].tolist() for name in ("open", "high", "low", "close")}
         quote["volume"] = days["volume"].astype(int).tolist()
-        meta = {"currency": "USD", "symbol": ticker, "exchangeTimezoneName": "America/New_York",
-                "dataGranularity": "1d", "range": ""}
-        return {"chart": {"result": [{
-            "meta": meta, "timestamp": stamps,
-            "indicators": {"quote": [quote],
-                           "adjclose": [{"adjclose": days["adj_close"].tolist()}]},
-        }], "error": None}}
+        meta = {
+            "currency": "USD",
+            "symbol": ticker,
+            "exchangeTimezoneName": "America/New_York",
+            "dataGranularity": "1d",
+            "range": "",
+        }
+        return {
+            "chart": {
+                "result": [
+                    {
+                        "meta": meta,
+                        "timestamp": stamps,
+                        "indicators": {
+                            "quote": [quote],
+                            "adjclose": [{"adjclose": days["adj_close"].tolist()}],
+                        },
+                    }
+                ],
+                "error": None,
+            }
+        }
 
 
 def _day(unix_seconds) -> str | None:
@@ -261,14 +325,19 @@ def _day(unix_seconds) -> str | None:
 class StooqServer(LocalServer):
     """``/q/d/l/?s=jpm.us&i=d``; JPM and NVDA are the recorded CSVs, others from price files."""
 
-    KEY_PAGE = ("<html><body>Downloading data requires an API key. Get your key: "
-                "https://stooq.com/q/d/?s=spy.us&amp;get_apikey</body></html>")
+    KEY_PAGE = (
+        "<html><body>Downloading data requires an API key. Get your key: "
+        "https://stooq.com/q/d/?s=spy.us&amp;get_apikey</body></html>"
+    )
 
     def __init__(self, key: str | None = None, days=None):
         super().__init__(key, days)
         for ticker, path in STOOQ.items():
-            self.days[ticker] = pd.read_csv(path).rename(columns=str.lower).assign(
-                adj_close=lambda f: f["close"])[DAY_COLUMNS]
+            self.days[ticker] = (
+                pd.read_csv(path)
+                .rename(columns=str.lower)
+                .assign(adj_close=lambda f: f["close"])[DAY_COLUMNS]
+            )
         self.recorded = {ticker: path.read_bytes().decode() for ticker, path in STOOQ.items()}
 
     def answer(self, path, query, headers):
@@ -286,8 +355,8 @@ class StooqServer(LocalServer):
         if days.empty:
             return Scripted(200, "No data", "text/plain")
         lines = ["Date,Open,High,Low,Close,Volume"] + [
-            f"{r.date},{r.open},{r.high},{r.low},{r.close},{r.volume}"
-            for r in days.itertuples(index=False)]
+            f"{r.date},{r.open},{r.high},{r.low},{r.close},{r.volume}" for r in days.itertuples(index=False)
+        ]
         return Scripted(200, "\r\n".join(lines) + "\r\n", "text/csv")
 
 

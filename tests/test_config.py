@@ -95,8 +95,17 @@ def test_token_inside_base_url_is_refused():
 
 def test_override_values_are_read_as_yaml(tmp_path):
     (tmp_path / "data").mkdir()
-    params = config.load(None, [("tickers", "[JPM, BAC]"), ("bins", "30"), ("end", "2024-03-08"),
-                                ("csv_dir", "data"), ("source", "csv")], cwd=tmp_path)
+    params = config.load(
+        None,
+        [
+            ("tickers", "[JPM, BAC]"),
+            ("bins", "30"),
+            ("end", "2024-03-08"),
+            ("csv_dir", "data"),
+            ("source", "csv"),
+        ],
+        cwd=tmp_path,
+    )
     assert params.tickers == ["JPM", "BAC"]
     assert params.bins == 30
     assert params.end == "2024-03-08"
@@ -112,22 +121,25 @@ def test_file_paths_are_relative_to_the_params_file(tmp_path):
     assert params.output_dir == str(tmp_path / "conf" / "out")
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ({"bins": 0}, "bins must be an integer from 1 to 1000"),
-    ({"bins": True}, "bins must be an integer from 1 to 1000"),
-    ({"bins": 100_000_000}, "bins must be an integer from 1 to 1000"),
-    ({"dpi": 100_000}, "dpi must be an integer from 10 to 600"),
-    ({"base_url": "https://user:pass@iex.example/stable"}, "base_url contains a user name or password"),
-    ({"start": "2024-13-01"}, "start must be an ISO date YYYY-MM-DD"),
-    ({"price": "open"}, "price must be one of adjusted, close"),
-    ({"source": "bloomberg"}, "source 'bloomberg' is not a known source; known: sample, csv"),
-    ({"figsize": [12]}, "figsize must be [width, height]"),
-    ({"tickers": []}, "tickers must be a non-empty list"),
-    ({"tickers": ["AAA", "aaa"]}, "tickers[1] AAA is listed twice"),
-    ({"scatter_tickers": ["XYZ"]}, "scatter_tickers XYZ not in tickers"),
-    ({"start": "2024-02-01", "end": "2024-01-01"}, "start 2024-02-01 is after end 2024-01-01"),
-    ({"source": "csv"}, "csv_dir must be set when source is csv"),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ({"bins": 0}, "bins must be an integer from 1 to 1000"),
+        ({"bins": True}, "bins must be an integer from 1 to 1000"),
+        ({"bins": 100_000_000}, "bins must be an integer from 1 to 1000"),
+        ({"dpi": 100_000}, "dpi must be an integer from 10 to 600"),
+        ({"base_url": "https://user:pass@iex.example/stable"}, "base_url contains a user name or password"),
+        ({"start": "2024-13-01"}, "start must be an ISO date YYYY-MM-DD"),
+        ({"price": "open"}, "price must be one of adjusted, close"),
+        ({"source": "bloomberg"}, "source 'bloomberg' is not a known source; known: sample, csv"),
+        ({"figsize": [12]}, "figsize must be [width, height]"),
+        ({"tickers": []}, "tickers must be a non-empty list"),
+        ({"tickers": ["AAA", "aaa"]}, "tickers[1] AAA is listed twice"),
+        ({"scatter_tickers": ["XYZ"]}, "scatter_tickers XYZ not in tickers"),
+        ({"start": "2024-02-01", "end": "2024-01-01"}, "start 2024-02-01 is after end 2024-01-01"),
+        ({"source": "csv"}, "csv_dir must be set when source is csv"),
+    ],
+)
 def test_bad_values_name_the_key(raw, expected):
     assert any(p.startswith(expected) for p in problems_of(raw)), problems_of(raw)
 
@@ -164,7 +176,8 @@ def test_notebook_declares_every_parameter_with_the_same_default():
     defaults = config.Params().to_notebook()
     for name, info in declared.items():
         assert eval(info["default"]) == defaults[name] or (  # noqa: S307 - our own literals
-            info["default"] == "None" and defaults[name] is None), name
+            info["default"] == "None" and defaults[name] is None
+        ), name
 
 
 def test_notebook_is_committed_without_outputs():
@@ -219,7 +232,8 @@ def test_runner_without_the_project_packages_says_what_to_do():
 
     from autochart.paths import RUNNER_SCRIPT
 
-    done = subprocess.run([sys.executable, "-I", "-S", str(RUNNER_SCRIPT)], capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", str(RUNNER_SCRIPT)], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 8
     assert "run `make run` once" in done.stderr and "Traceback" not in done.stderr

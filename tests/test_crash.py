@@ -52,16 +52,22 @@ def server(monkeypatch):
 def start_child(server, output_dir) -> subprocess.Popen:
     """The fetch step in a child process; returns once its imports are done."""
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    child = subprocess.Popen([sys.executable, "-c", CHILD, ",".join(BANKS), server.url,
-                              str(output_dir), TODAY.isoformat()], env=env, cwd=PROJECT_ROOT,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, ",".join(BANKS), server.url, str(output_dir), TODAY.isoformat()],
+        env=env,
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert child.stdout.readline().strip() == "ready", child.stderr.read()
     return child
 
 
 def params(server, output_dir) -> Params:
-    return Params(tickers=BANKS, source="tiingo", base_url=server.url,
-                  output_dir=str(output_dir), lookback_years=10)
+    return Params(
+        tickers=BANKS, source="tiingo", base_url=server.url, output_dir=str(output_dir), lookback_years=10
+    )
 
 
 def snapshot(output_dir) -> list[tuple]:
@@ -103,8 +109,13 @@ def test_sigkill_mid_fetch_then_rerun_gives_the_uninterrupted_store(server, tmp_
 
     server.requests.clear()
     result = fetching.fetch(params(server, tmp_path / "killed"), today=TODAY)
-    assert [s.status for s in result.statuses] == ["from store", "from store", "fetched",
-                                                   "fetched", "fetched"]
+    assert [s.status for s in result.statuses] == [
+        "from store",
+        "from store",
+        "fetched",
+        "fetched",
+        "fetched",
+    ]
     assert [r["path"].split("/")[3] for r in server.requests] == ["C", "WFC", "GS"]
     assert snapshot(tmp_path / "killed") == expected
 

@@ -41,8 +41,7 @@ def test_cron_fires_the_installed_entry_and_remove_keeps_other_lines(tmp_path, s
     existing = (CASES / "BR-21" / "existing_crontab.txt").read_text()
     schedule.write_crontab(existing)
     now = dt.datetime.now(cron.machine_timezone())
-    fire_at = (now + dt.timedelta(minutes=2 if now.second > 45 else 1)).replace(second=0,
-                                                                                 microsecond=0)
+    fire_at = (now + dt.timedelta(minutes=2 if now.second > 45 else 1)).replace(second=0, microsecond=0)
     params = write_params(tmp_path, schedule=f"{fire_at.minute} {fire_at.hour} * * *")
     assert cli.main(["schedule", "install", "--params", str(params)]) == 0
     assert schedule.read_crontab().startswith(existing)

@@ -36,8 +36,18 @@ def test_doctor_on_good_params_passes(tmp_path, capsys):
     params = write_params(tmp_path)
     assert cli.main(["doctor", "--params", str(params)]) == 0
     out = capsys.readouterr().out
-    for name in ("python", "packages", "kernel", "notebook", "params", "credentials", "publish",
-                 "disk", "schedule", "lock"):
+    for name in (
+        "python",
+        "packages",
+        "kernel",
+        "notebook",
+        "params",
+        "credentials",
+        "publish",
+        "disk",
+        "schedule",
+        "lock",
+    ):
         assert any(line.split()[1:2] == [name] for line in out.splitlines()), name
     assert out.rstrip().endswith("all checks passed")
     assert "FAIL" not in out
@@ -101,8 +111,11 @@ def s3_server(no_aws, monkeypatch):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
-                               str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -30,13 +30,23 @@ def all_files(folder: Path) -> list[Path]:
 
 def executed_errors(run_dir: Path) -> list[dict]:
     nb = nbformat.read(str(run_dir / "stock_dashboard.ipynb"), as_version=4)
-    return [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-            if o.output_type == "error"]
+    return [
+        o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"
+    ]
 
 
 def test_csv_banks_end_to_end(tmp_path):
-    code = run_cli(tmp_path, "source", "csv", "csv_dir", str(PRICES),
-                   "tickers", "[JPM, BAC, C, WFC, GS]", "price", "close")
+    code = run_cli(
+        tmp_path,
+        "source",
+        "csv",
+        "csv_dir",
+        str(PRICES),
+        "tickers",
+        "[JPM, BAC, C, WFC, GS]",
+        "price",
+        "close",
+    )
     assert code == 0
     run_dir = only_run_dir(tmp_path)
 
@@ -69,13 +79,16 @@ def test_csv_banks_end_to_end(tmp_path):
     site = tmp_path / "site"
     assert (site / "dashboard.png").read_bytes() == (run_dir / "dashboard.png").read_bytes()
     page = (site / "index.html").read_text()
-    assert '<img src="dashboard.png" alt="Dashboard of daily close prices for JPM, BAC, C, ' \
-           'WFC, GS from 2019-03-08 to 2024-03-08' in page
+    assert (
+        '<img src="dashboard.png" alt="Dashboard of daily close prices for JPM, BAC, C, '
+        "WFC, GS from 2019-03-08 to 2024-03-08" in page
+    )
     assert record["published"]["latest"] == str(site / "dashboard.png")
 
 
-def test_iex_end_to_end_then_failures_leave_the_published_chart(tmp_path, iex_server, iex_token,
-                                                                caplog, capsys):
+def test_iex_end_to_end_then_failures_leave_the_published_chart(
+    tmp_path, iex_server, iex_token, caplog, capsys
+):
     caplog.set_level(logging.INFO)
     base = ["source", "iex", "base_url", iex_server.url, "price", "close", "http_retries", "1"]
     assert run_cli(tmp_path, *base, "tickers", "[JPM, BAC]") == 0
@@ -89,8 +102,10 @@ def test_iex_end_to_end_then_failures_leave_the_published_chart(tmp_path, iex_se
     case = json.loads((CASES / "BR-03" / "response_402.json").read_text())
     iex_server.script(Scripted(case["status"], case["body"], case["content_type"]))
     assert run_cli(tmp_path, *base, "tickers", "[JPM]") == 3
-    assert run_cli(tmp_path, *base[:2], "base_url", "http://127.0.0.1:9/stable",
-                   *base[4:], "tickers", "[JPM]") == 3
+    assert (
+        run_cli(tmp_path, *base[:2], "base_url", "http://127.0.0.1:9/stable", *base[4:], "tickers", "[JPM]")
+        == 3
+    )
 
     runs = sorted((tmp_path / "runs").iterdir())
     records = [run_record(r) for r in runs]
@@ -146,8 +161,9 @@ def test_run_timeout_stops_the_run(tmp_path):
 
 def test_cell_timeout_is_recorded_as_a_timeout(tmp_path, iex_server, iex_token):
     iex_server.script(Scripted(200, "{}", "application/json", delay=6))
-    code = run_cli(tmp_path, "source", "iex", "base_url", iex_server.url, "tickers", "[JPM]",
-                   "cell_timeout", "3")
+    code = run_cli(
+        tmp_path, "source", "iex", "base_url", iex_server.url, "tickers", "[JPM]", "cell_timeout", "3"
+    )
     assert code == 5
     record = run_record(only_run_dir(tmp_path))
     assert record["status"] == "timeout" and record["error"]["scope"] == "cell"
@@ -156,13 +172,17 @@ def test_cell_timeout_is_recorded_as_a_timeout(tmp_path, iex_server, iex_token):
 def test_readme_first_command_runs_offline(tmp_path):
     """`make run` (the README's first command) on the embedded defaults, outputs redirected."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    done = subprocess.run(["make", "--no-print-directory", "run",
-                           f"ARGS=-p output_dir {tmp_path}"], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        ["make", "--no-print-directory", "run", f"ARGS=-p output_dir {tmp_path}"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     run_dir = only_run_dir(tmp_path)
     assert f"run folder:  {run_dir}" in done.stdout
     assert run_record(run_dir)["data"]["tickers"] == ["AAPL", "GOOG", "IBM", "MSFT"]
     assert (tmp_path / "site" / "index.html").is_file()
-    assert (tmp_path / "site" / "dashboard.png").read_bytes() == \
-        (run_dir / "dashboard.png").read_bytes()
+    assert (tmp_path / "site" / "dashboard.png").read_bytes() == (run_dir / "dashboard.png").read_bytes()

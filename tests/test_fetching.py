@@ -49,8 +49,9 @@ def tiingo():
 
 
 def make_params(server, tmp_path, **changes) -> Params:
-    values = dict(tickers=["JPM", "BAC"], source="tiingo", base_url=server.url,
-                  output_dir=str(tmp_path), http_retries=2)
+    values = dict(
+        tickers=["JPM", "BAC"], source="tiingo", base_url=server.url, output_dir=str(tmp_path), http_retries=2
+    )
     return Params(**{**values, **changes})
 
 
@@ -80,7 +81,9 @@ def test_next_day_asks_only_for_the_missing_days(tiingo, tmp_path):
     second = run(params, tiingo, THU)
     # the last stored day (Wed 6th) minus 3 trading days of overlap: Fri 1st
     assert [(r["path"], r["query"]["startDate"]) for r in tiingo.requests] == [
-        ("/tiingo/daily/JPM/prices", "2024-03-01"), ("/tiingo/daily/BAC/prices", "2024-03-01")]
+        ("/tiingo/daily/JPM/prices", "2024-03-01"),
+        ("/tiingo/daily/BAC/prices", "2024-03-01"),
+    ]
     assert statuses(second) == {"JPM": ("fetched", 5), "BAC": ("fetched", 5)}
     assert {s.rows_from_store for s in second.statuses} == {1255}
     assert second.prices["date"].max() == pd.Timestamp(THU)
@@ -127,8 +130,7 @@ def test_a_readjusted_history_is_refetched_in_full(tiingo, tmp_path):
     assert status.rows_fetched == 5 + 1261  # the overlap, then 2019-03-06..2024-03-07
 
 
-def test_a_dividend_the_source_reports_after_the_stored_days_triggers_a_full_refetch(
-        tiingo, tmp_path):
+def test_a_dividend_the_source_reports_after_the_stored_days_triggers_a_full_refetch(tiingo, tmp_path):
     params = make_params(tiingo, tmp_path, tickers=["JPM"])
     run(params, tiingo, WED)
     tiingo.actions["JPM"] = {"2024-03-07": {"divCash": 1.15}}
@@ -139,12 +141,16 @@ def test_a_dividend_the_source_reports_after_the_stored_days_triggers_a_full_ref
 def test_yahoo_split_after_the_stored_history_replaces_it(tmp_path):
     server = YahooServer().start()
     try:
-        params = make_params(server, tmp_path, source="yahoo", tickers=["AAPL"],
-                             start="2020-08-24")
+        params = make_params(server, tmp_path, source="yahoo", tickers=["AAPL"], start="2020-08-24")
         # Stored before the split: the real raw close of 2020-08-28 (4 x chartPreviousClose).
         meta = json.loads(YAHOO_SPLIT.read_text())["chart"]["result"][0]["meta"]
-        pre_split = pd.DataFrame({"ticker": ["AAPL"], "date": [pd.Timestamp("2020-08-28")],
-                                  "close": [meta["chartPreviousClose"] * 4]})
+        pre_split = pd.DataFrame(
+            {
+                "ticker": ["AAPL"],
+                "date": [pd.Timestamp("2020-08-28")],
+                "close": [meta["chartPreviousClose"] * 4],
+            }
+        )
         with PriceStore(fetching.store_path(params)) as store:
             store.save("yahoo", "AAPL", pre_split, covered_from="2020-08-24")
         result = fetching.fetch(params, today=dt.date(2020, 11, 9), retry=FAST)
@@ -162,8 +168,9 @@ def test_a_split_in_raw_closes_is_flagged(tmp_path):
     params = Params(tickers=["AAPL", "MSFT"], output_dir=str(tmp_path), lookback_years=10)
     result = fetching.fetch(params)  # the offline sample, charted from 2003-03-01
     flagged = [w for w in result.warnings if "raw close moved" in w]
-    assert len(flagged) == 1 and flagged[0].startswith("AAPL: raw close moved -50% from "
-                                                       "2005-02-25 to 2005-02-28 (88.99 to 44.86)")
+    assert len(flagged) == 1 and flagged[0].startswith(
+        "AAPL: raw close moved -50% from 2005-02-25 to 2005-02-28 (88.99 to 44.86)"
+    )
     quiet = fetching.fetch(dataclasses.replace(params, split_threshold=None))
     assert not [w for w in quiet.warnings if "raw close moved" in w]
 
@@ -176,7 +183,8 @@ def test_iex_asks_for_the_smallest_range_that_covers_the_gap(tmp_path):
         assert [r["query"]["range"] for r in server.requests] == ["5y"]
         result = run(params, server, FRI)
         assert [(r["query"]["range"], r["query"]["symbols"]) for r in server.requests] == [
-            ("5d", "JPM,BAC,C")]
+            ("5d", "JPM,BAC,C")
+        ]
         assert server.rows_served() == 3 * 6
         assert result.prices.groupby("ticker")["date"].max().eq(pd.Timestamp(FRI)).all()
     finally:
@@ -228,8 +236,7 @@ def test_a_failed_refresh_stops_the_run_or_falls_back_to_the_store(tiingo, tmp_p
     status = result.statuses[0]
     assert status.status == "from store" and "503: maintenance" in status.error
     assert result.prices["date"].max() == pd.Timestamp(WED)
-    assert any("refresh failed, using stored prices up to 2024-03-06" in w
-               for w in result.warnings)
+    assert any("refresh failed, using stored prices up to 2024-03-06" in w for w in result.warnings)
 
 
 def test_stale_data_warns_and_can_be_an_error(tiingo, tmp_path):
@@ -240,8 +247,9 @@ def test_stale_data_warns_and_can_be_an_error(tiingo, tmp_path):
     result = fetching.fetch(params, today=dt.date(2024, 3, 15), retry=FAST)
     assert [w for w in result.warnings if "stale data, last price 2024-03-08 is 4 trading" in w]
     with pytest.raises(StaleDataError, match="JPM"):
-        fetching.fetch(dataclasses.replace(params, stale_is_error=True),
-                       today=dt.date(2024, 3, 15), retry=FAST)
+        fetching.fetch(
+            dataclasses.replace(params, stale_is_error=True), today=dt.date(2024, 3, 15), retry=FAST
+        )
 
 
 def test_no_store_fetches_the_whole_window_every_time(tiingo, tmp_path):
@@ -255,8 +263,7 @@ def test_no_store_fetches_the_whole_window_every_time(tiingo, tmp_path):
 def test_store_path_is_relative_to_output_dir(tmp_path):
     params = Params(output_dir=str(tmp_path), store="data/p.sqlite")
     assert fetching.store_path(params) == tmp_path / "data" / "p.sqlite"
-    assert fetching.store_path(dataclasses.replace(params, store=str(tmp_path / "x.db"))) == \
-        tmp_path / "x.db"
+    assert fetching.store_path(dataclasses.replace(params, store=str(tmp_path / "x.db"))) == tmp_path / "x.db"
 
 
 def test_a_source_is_asked_per_batch(tmp_path):
@@ -283,8 +290,7 @@ def test_a_malformed_answer_names_the_ticker_and_leaves_its_stored_days_alone(ti
         run(params, tiingo, THU)
     assert jpm_rows() == before
     assert max(row[2] for row in stored(params) if row[1] == "BAC") == "2024-03-07"  # good data
-    tiingo.script(Scripted(200, '[{"date": "2024-03-07T00:00:00.000Z", "close": 1}]',
-                           "application/json"))
+    tiingo.script(Scripted(200, '[{"date": "2024-03-07T00:00:00.000Z", "close": 1}]', "application/json"))
     missing = "JPM: days without open, high, low, adjClose, volume \\[200 from "
     with pytest.raises(MalformedResponseError, match=missing):
         run(params, tiingo, THU)

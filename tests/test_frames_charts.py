@@ -47,10 +47,15 @@ def test_br05_the_gap_is_reported():
     answer = json.loads((CASES / "BR-05" / "batch_response.json").read_text())
     closes = frames.closes(tidy(parse_batch(answer, ["AAA", "BBB"])), ["AAA", "BBB"], "close")
     report = frames.gaps(closes)
-    assert report == {"BBB": {"first": "2024-01-02", "last": "2024-01-08", "missing_days": 1,
-                              "missing_sample": ["2024-01-04"]}}
-    assert "BBB: priced 2024-01-02 to 2024-01-08, 1 day(s) without a price" in \
-        frames.describe_gaps(report)[0]
+    assert report == {
+        "BBB": {
+            "first": "2024-01-02",
+            "last": "2024-01-08",
+            "missing_days": 1,
+            "missing_sample": ["2024-01-04"],
+        }
+    }
+    assert "BBB: priced 2024-01-02 to 2024-01-08, 1 day(s) without a price" in frames.describe_gaps(report)[0]
 
 
 def test_banks_window_equals_the_files_close_column():
@@ -62,8 +67,9 @@ def test_banks_window_equals_the_files_close_column():
     assert closes.index.max() == pd.Timestamp("2024-03-08")
     for ticker in BANKS:
         theirs = pd.read_csv(PRICES / f"{ticker}.csv", index_col="Date", parse_dates=True)
-        np.testing.assert_array_equal(closes[ticker].to_numpy(),
-                                      theirs.loc["2019-03-08":, "Close"].to_numpy())
+        np.testing.assert_array_equal(
+            closes[ticker].to_numpy(), theirs.loc["2019-03-08":, "Close"].to_numpy()
+        )
 
 
 def test_short_history_starts_late_and_is_reported():
@@ -146,8 +152,10 @@ def test_ticker_with_no_rows_at_all_is_named():
 
 @pytest.fixture
 def br07():
-    return (read_closes(CASES / "BR-07" / "closes.csv"),
-            json.loads((CASES / "BR-07" / "expected.json").read_text()))
+    return (
+        read_closes(CASES / "BR-07" / "closes.csv"),
+        json.loads((CASES / "BR-07" / "expected.json").read_text()),
+    )
 
 
 def test_br07_boxplot_has_one_labelled_box_per_ticker(br07):
@@ -198,8 +206,7 @@ def test_scatter_uses_a_real_date_axis(br07):
 def test_dashboard_title_states_range_and_close(br07, tmp_path):
     closes, _ = br07
     fig = charts.dashboard(closes, price="adjusted")
-    assert fig._suptitle.get_text() == \
-        "AAA, BBB, CCC: daily adjusted close, 1 Feb 2024 – 16 Feb 2024"
+    assert fig._suptitle.get_text() == "AAA, BBB, CCC: daily adjusted close, 1 Feb 2024 – 16 Feb 2024"
     assert len(fig.axes) == 4
     path = charts.save(fig, tmp_path / "d.png", dpi=50)
     assert imread(path).shape[:2] == (400, 600)
@@ -211,7 +218,7 @@ def test_dashboard_panels_do_not_overlap(br07, tmp_path):
     charts.save(fig, tmp_path / "d.png")  # the layout as saved is the layout that counts
     boxes = [ax.get_tightbbox() for ax in fig.axes]
     for i, a in enumerate(boxes):
-        for b in boxes[i + 1:]:
+        for b in boxes[i + 1 :]:
             assert not a.overlaps(b)
 
 
@@ -236,5 +243,6 @@ def test_a_window_without_data_says_where_the_data_is():
     prices = get_source("sample").fetch(["AAPL"])
     with pytest.raises(NoPriceDataError) as caught:
         frames.closes(prices, ["AAPL"], "adjusted", start="2020-01-01", end="2020-12-31")
-    assert "nothing between 2020-01-01 and 2020-12-31; the data runs from 2000-03-01 to " \
-           "2013-03-01" in str(caught.value)
+    assert "nothing between 2020-01-01 and 2020-12-31; the data runs from 2000-03-01 to 2013-03-01" in str(
+        caught.value
+    )

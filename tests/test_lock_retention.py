@@ -28,8 +28,7 @@ def test_second_holder_is_refused_at_once_and_told_who_holds_it(tmp_path):
     path = tmp_path / "run.lock"
     with lock.hold(path):
         started = time.monotonic()
-        with pytest.raises(AlreadyRunningError, match=f"pid {os.getpid()} since"), \
-                lock.hold(path):
+        with pytest.raises(AlreadyRunningError, match=f"pid {os.getpid()} since"), lock.hold(path):
             pass
         assert time.monotonic() - started < 1
         assert lock.is_held(path)
@@ -41,9 +40,16 @@ def test_second_holder_is_refused_at_once_and_told_who_holds_it(tmp_path):
 def test_lock_of_a_killed_process_does_not_block(tmp_path):
     path = tmp_path / "run.lock"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from autochart import lock\n"
-         f"with lock.hold({str(path)!r}):\n    print('held', flush=True); time.sleep(600)"],
-        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parent.parent)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from autochart import lock\n"
+            f"with lock.hold({str(path)!r}):\n    print('held', flush=True); time.sleep(600)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         assert lock.is_held(path)
@@ -83,8 +89,11 @@ def test_two_runs_at_once_one_succeeds_the_other_exits_7(tmp_path):
 def make_run(runs: Path, stamp: str, status: str = "success", published: bool = True) -> Path:
     folder = runs / stamp
     folder.mkdir(parents=True)
-    record = {"run_id": stamp, "status": status,
-              "published": {"latest": "x/dashboard.png"} if published else None}
+    record = {
+        "run_id": stamp,
+        "status": status,
+        "published": {"latest": "x/dashboard.png"} if published else None,
+    }
     (folder / "run.json").write_text(json.dumps(record))
     return folder
 
@@ -106,13 +115,22 @@ def test_keep_runs_keeps_the_newest_and_the_published_one(tmp_path):
     deleted = retention.prune(runs, keep_runs=2, keep_days=None, protect=(newest,), now=NOW)
     assert names(deleted) == ["20261128T070000Z", "20261127T070000Z", "20261125T070000Z"]
     assert sorted(p.name for p in runs.iterdir()) == [
-        "20261126T070000Z", "20261129T070000Z", "20261130T070000Z", "notes"]
+        "20261126T070000Z",
+        "20261129T070000Z",
+        "20261130T070000Z",
+        "notes",
+    ]
 
 
 def test_keep_days_counts_from_the_folder_name(tmp_path):
     runs = tmp_path / "runs"
-    for stamp in ("20261120T110000Z", "20261126T110000Z", "20261126T130000Z",
-                  "20261202T070000Z", "20261202T070000Z-2"):
+    for stamp in (
+        "20261120T110000Z",
+        "20261126T110000Z",
+        "20261126T130000Z",
+        "20261202T070000Z",
+        "20261202T070000Z-2",
+    ):
         make_run(runs, stamp, published=False)
     os.utime(runs / "20261120T110000Z", (NOW.timestamp(), NOW.timestamp()))  # mtime is ignored
     doomed = retention.to_delete(runs, keep_runs=None, keep_days=7, now=NOW)
@@ -128,8 +146,7 @@ def test_both_limits_apply_and_the_run_just_made_stays(tmp_path):
     # keep_runs alone would keep the 27th; keep_days (6 days before Dec 3 12:00) does not
     assert names(doomed) == ["20261127T070000Z", "20261126T070000Z", "20261125T070000Z"]
     doomed = retention.to_delete(runs, keep_runs=2, keep_days=30, protect=(just_made,), now=NOW)
-    assert names(doomed) == ["20261128T070000Z", "20261127T070000Z", "20261126T070000Z",
-                             "20261125T070000Z"]
+    assert names(doomed) == ["20261128T070000Z", "20261127T070000Z", "20261126T070000Z", "20261125T070000Z"]
     assert retention.to_delete(runs, keep_runs=None, keep_days=None, now=NOW) == []
 
 
@@ -138,7 +155,10 @@ def test_run_folder_order_handles_same_second_suffixes(tmp_path):
     for stamp in ("20261202T070000Z", "20261202T070000Z-2", "20261202T070000Z-10"):
         make_run(runs, stamp, published=False)
     assert names(retention.run_folders(runs)) == [
-        "20261202T070000Z-10", "20261202T070000Z-2", "20261202T070000Z"]
+        "20261202T070000Z-10",
+        "20261202T070000Z-2",
+        "20261202T070000Z",
+    ]
 
 
 @pytest.mark.notebook
@@ -151,7 +171,8 @@ def test_a_real_run_prunes_after_itself(tmp_path):
     result = runner.run(params, publish=False)  # so the 2020-01-01 chart is still the one shown
     assert result.ok, result.message
     assert sorted(p.name for p in runs.iterdir()) == sorted(
-        [published.name, "20200105T070000Z", result.run_dir.name])
+        [published.name, "20200105T070000Z", result.run_dir.name]
+    )
 
 
 def test_log_rotation_caps_the_schedule_log(tmp_path):

@@ -23,23 +23,27 @@ BR21 = CASES / "BR-21"
 # --- cron expressions --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("expression", ["0 7 * * *", "00 7 * * 7", "*/15 9-17 * * mon-fri",
-                                        "30 6 1,15 jan-mar *", "0 22 * * 0-4"])
+@pytest.mark.parametrize(
+    "expression", ["0 7 * * *", "00 7 * * 7", "*/15 9-17 * * mon-fri", "30 6 1,15 jan-mar *", "0 22 * * 0-4"]
+)
 def test_valid_cron_expressions_pass(expression):
     assert cron.check(expression) == " ".join(expression.split())
 
 
-@pytest.mark.parametrize(("expression", "named"), [
-    ("61 7 * * *", "minute '61' is out of range 0-59"),
-    ("0 24 * * *", "hour '24' is out of range 0-23"),
-    ("0 7 * *", "has 4 field(s)"),
-    ("0 0 7 * * *", "has 6 field(s)"),
-    ("0 7 L * *", "day of month 'L'"),
-    ("0 7 * * 5#2", "day of week '5#2' is not understood"),
-    ("0 7 * * fri-mon", "runs backwards"),
-    ("*/0 * * * *", "step of 0"),
-    ("0 7 * foo *", "month 'foo'"),
-])
+@pytest.mark.parametrize(
+    ("expression", "named"),
+    [
+        ("61 7 * * *", "minute '61' is out of range 0-59"),
+        ("0 24 * * *", "hour '24' is out of range 0-23"),
+        ("0 7 * *", "has 4 field(s)"),
+        ("0 0 7 * * *", "has 6 field(s)"),
+        ("0 7 L * *", "day of month 'L'"),
+        ("0 7 * * 5#2", "day of week '5#2' is not understood"),
+        ("0 7 * * fri-mon", "runs backwards"),
+        ("*/0 * * * *", "step of 0"),
+        ("0 7 * foo *", "month 'foo'"),
+    ],
+)
 def test_bad_cron_expression_is_named_with_an_example(expression, named):
     with pytest.raises(ValueError) as info:
         cron.check(expression)
@@ -47,8 +51,7 @@ def test_bad_cron_expression_is_named_with_an_example(expression, named):
     assert "e.g. '0 7 * * 1-5'" in str(info.value)
 
 
-def test_bad_schedule_in_params_exits_2_before_touching_the_crontab(tmp_path, saved_crontab,
-                                                                    capsys):
+def test_bad_schedule_in_params_exits_2_before_touching_the_crontab(tmp_path, saved_crontab, capsys):
     params = write_params(tmp_path, schedule="0 25 * * *")
     assert cli.main(["schedule", "install", "--params", str(params)]) == 2
     assert "hour '25' is out of range 0-23" in capsys.readouterr().err
@@ -113,8 +116,10 @@ def test_br21_with_the_real_crontab(tmp_path, saved_crontab, capsys):
     installed = schedule.read_crontab()
     for needle in expected["after_install_lines_present"]:
         assert needle in installed
-    assert sum("run_notebook.py" in line for line in installed.splitlines()) == \
-        expected["after_second_install_run_notebook_lines"]
+    assert (
+        sum("run_notebook.py" in line for line in installed.splitlines())
+        == expected["after_second_install_run_notebook_lines"]
+    )
     assert installed.startswith(existing)
 
     capsys.readouterr()
@@ -165,7 +170,8 @@ def test_crontab_without_final_newline_is_not_joined(tmp_path):
 def test_a_begin_marker_without_end_is_refused_not_guessed(tmp_path):
     job = br21_job(tmp_path)
     broken = schedule.merged("15 2 * * * /bin/true\n", job).replace(
-        schedule.end_marker(job.params_file) + "\n", "")
+        schedule.end_marker(job.params_file) + "\n", ""
+    )
     with pytest.raises(SetupError, match="no '# autochart end"):
         schedule.merged(broken, job)
 
@@ -191,8 +197,7 @@ def test_cron_tz_line_goes_inside_our_block(tmp_path):
     job = schedule.Job.from_params(tmp_path / "params.yaml", params)
     block = schedule.cron_block(job, cron_tz=True)
     assert block.splitlines()[2] == "CRON_TZ=America/New_York"
-    assert schedule.installed_entry(block, job.params_file) == (schedule.cron_line(job),
-                                                                 "America/New_York")
+    assert schedule.installed_entry(block, job.params_file) == (schedule.cron_line(job), "America/New_York")
 
 
 # --- the installed command under cron's environment ---------------------------------------------
@@ -215,9 +220,13 @@ def test_installed_line_runs_under_crons_environment(tmp_path, saved_crontab):
     home, elsewhere = tmp_path / "home", tmp_path / "elsewhere"
     home.mkdir()
     elsewhere.mkdir()
-    done = subprocess.run(["env", "-i", "PATH=/usr/bin:/bin", f"HOME={home}", "SHELL=/bin/sh",
-                           "sh", "-c", command], cwd=elsewhere, capture_output=True, text=True,
-                          timeout=600)
+    done = subprocess.run(
+        ["env", "-i", "PATH=/usr/bin:/bin", f"HOME={home}", "SHELL=/bin/sh", "sh", "-c", command],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout == done.stderr == ""  # everything went to the log
     records = run_records(tmp_path / "out")
@@ -238,8 +247,7 @@ def test_systemd_units_install_verify_and_remove(tmp_path, capsys):
     service, timer = units / "autochart.service", units / "autochart.timer"
     timer_text = timer.read_text()
     assert "Persistent=true" in timer_text.splitlines()
-    assert "OnCalendar=Mon,Tue,Wed,Thu,Fri *-*-* 09,10,11,12,13,14,15,16,17:00,15,30,45:00" \
-        in timer_text
+    assert "OnCalendar=Mon,Tue,Wed,Thu,Fri *-*-* 09,10,11,12,13,14,15,16,17:00,15,30,45:00" in timer_text
     exec_start = next(x for x in service.read_text().splitlines() if x.startswith("ExecStart="))
     assert exec_start.endswith(f"/run_notebook.py run --params {params}")
     verify_or_parse(service, timer)
@@ -252,8 +260,12 @@ def test_systemd_units_install_verify_and_remove(tmp_path, capsys):
 
 def verify_or_parse(service: Path, timer: Path) -> None:
     if shutil.which("systemd-analyze"):
-        done = subprocess.run(["systemd-analyze", "verify", str(service), str(timer)],
-                              capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            ["systemd-analyze", "verify", str(service), str(timer)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert done.returncode == 0 and not done.stderr.strip(), done.stderr
         return
     import configparser
@@ -264,8 +276,9 @@ def verify_or_parse(service: Path, timer: Path) -> None:
         assert parser.get(section, key)
 
 
-@pytest.mark.parametrize("expression", ["0 7 * * *", "00 7 * * 7", "*/20 9-17 * * mon-fri",
-                                        "0 7 5 * 1", "30 6 * jan-mar sun"])
+@pytest.mark.parametrize(
+    "expression", ["0 7 * * *", "00 7 * * 7", "*/20 9-17 * * mon-fri", "0 7 5 * 1", "30 6 * jan-mar sun"]
+)
 @pytest.mark.parametrize("timezone", [None, "America/New_York"])
 def test_oncalendar_fires_when_cron_would(expression, timezone):
     if shutil.which("systemd-analyze") is None:
@@ -274,8 +287,13 @@ def test_oncalendar_fires_when_cron_would(expression, timezone):
     expected = [t.astimezone(dt.timezone.utc) for t in cron.next_runs(expression, 3, timezone)]
     found = set()
     for spec in specs:
-        done = subprocess.run(["systemd-analyze", "calendar", "--iterations=3", spec],
-                              capture_output=True, text=True, check=True, env={"TZ": "UTC"})
+        done = subprocess.run(
+            ["systemd-analyze", "calendar", "--iterations=3", spec],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"TZ": "UTC"},
+        )
         for stamp in re.findall(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC", done.stdout):
             found.add(dt.datetime.fromisoformat(stamp).replace(tzinfo=dt.timezone.utc))
     assert sorted(found)[:3] == expected
@@ -288,11 +306,15 @@ def test_autochart_console_script_has_the_same_verbs(tmp_path, saved_crontab):
     if not script.exists():
         pytest.skip("the package is not installed with its console script")
     params = write_params(tmp_path)
-    shown = subprocess.run([str(script), "schedule", "show", "--params", str(params)],
-                           capture_output=True, text=True, timeout=60)
+    shown = subprocess.run(
+        [str(script), "schedule", "show", "--params", str(params)], capture_output=True, text=True, timeout=60
+    )
     assert shown.returncode == 8
-    assert f"for {params}" in shown.stdout and "no autochart entry in the crontab of" \
-        in shown.stdout
-    bad = subprocess.run([str(script), "schedule", "install", "--systemd", "--name", "a/b",
-                          "--params", str(params)], capture_output=True, text=True, timeout=60)
+    assert f"for {params}" in shown.stdout and "no autochart entry in the crontab of" in shown.stdout
+    bad = subprocess.run(
+        [str(script), "schedule", "install", "--systemd", "--name", "a/b", "--params", str(params)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 2 and "--name 'a/b'" in bad.stderr

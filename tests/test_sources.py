@@ -86,16 +86,25 @@ def test_csv_dir_that_is_not_a_folder(tmp_path):
         get_source("csv", csv_dir=str(tmp_path / "nope"))
 
 
-@pytest.mark.parametrize("text, problem", [
-    ("Date,Price\n2024-01-02,1\n", "has columns"),
-    ("Date,Open,High,Low,Close,Adj Close,Volume\n2024-01-01,1,1,1,1,1,1\n02/01/2024,1,1,1,1,1,1\n",
-     "line 3: date '02/01/2024' is not YYYY-MM-DD"),
-    ("Date,Open,High,Low,Close,Adj Close,Volume\n2024-01-02,1,1,1,-4.5,1,1\n",
-     "line 2: a price is zero or negative"),
-    ("Date,Open,High,Low,Close,Adj Close,Volume\n2024-01-02,1,1,1,n/a,1,1\n",
-     "line 2: close 'n/a' is not a number"),
-    ("", "cannot be read as CSV"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("Date,Price\n2024-01-02,1\n", "has columns"),
+        (
+            "Date,Open,High,Low,Close,Adj Close,Volume\n2024-01-01,1,1,1,1,1,1\n02/01/2024,1,1,1,1,1,1\n",
+            "line 3: date '02/01/2024' is not YYYY-MM-DD",
+        ),
+        (
+            "Date,Open,High,Low,Close,Adj Close,Volume\n2024-01-02,1,1,1,-4.5,1,1\n",
+            "line 2: a price is zero or negative",
+        ),
+        (
+            "Date,Open,High,Low,Close,Adj Close,Volume\n2024-01-02,1,1,1,n/a,1,1\n",
+            "line 2: close 'n/a' is not a number",
+        ),
+        ("", "cannot be read as CSV"),
+    ],
+)
 def test_csv_malformed_file_is_named(tmp_path, text, problem):
     (tmp_path / "AAA.csv").write_text(text)
     with pytest.raises(MalformedResponseError) as caught:
@@ -134,8 +143,9 @@ def test_iex_batch_from_real_files_equals_the_files(iex_server, iex_token):
     for ticker in BANKS:
         theirs = yahoo(ticker).set_index("Date")["Close"].loc["2019-03-01":]
         mine = prices[prices["ticker"] == ticker].set_index("date")["close"]
-        pd.testing.assert_series_equal(mine.loc[theirs.index.min():], theirs,
-                                       check_names=False, check_freq=False)
+        pd.testing.assert_series_equal(
+            mine.loc[theirs.index.min() :], theirs, check_names=False, check_freq=False
+        )
 
 
 def test_iex_recorded_msft_chart_rows_parse(iex_server, iex_token):
@@ -148,8 +158,7 @@ def test_iex_recorded_msft_chart_rows_parse(iex_server, iex_token):
 
 
 def test_iex_legacy_rows_parse():
-    rows = json.loads((RESPONSES / "iex" / "legacy-1.0_chart_MSFT_1m_recorded-2018-03-28.json")
-                      .read_text())
+    rows = json.loads((RESPONSES / "iex" / "legacy-1.0_chart_MSFT_1m_recorded-2018-03-28.json").read_text())
     frame = parse_batch({"MSFT": {"chart": rows}}, ["MSFT"])
     assert len(frame) == 21 and frame["close"].tolist() == [r["close"] for r in rows]
 
@@ -265,10 +274,18 @@ def test_more_than_100_symbols_are_split_into_batches(iex_server, iex_token):
     assert prices["ticker"].nunique() == 150
 
 
-@pytest.mark.parametrize("start, expected", [
-    ("2026-11-30", "5d"), ("2026-11-10", "1m"), ("2026-06-04", "6m"), ("2025-12-04", "1y"),
-    ("2021-12-04", "5y"), ("2019-01-01", "max"), (None, "max"),
-])
+@pytest.mark.parametrize(
+    "start, expected",
+    [
+        ("2026-11-30", "5d"),
+        ("2026-11-10", "1m"),
+        ("2026-06-04", "6m"),
+        ("2025-12-04", "1y"),
+        ("2021-12-04", "5y"),
+        ("2019-01-01", "max"),
+        (None, "max"),
+    ],
+)
 def test_smallest_iex_range_that_covers_the_start(start, expected):
     assert range_for(start, today=pd.Timestamp("2026-12-03").date()) == expected
 

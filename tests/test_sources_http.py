@@ -122,8 +122,12 @@ def test_alphavantage_compact_when_the_gap_fits_else_full():
 
 def test_alphavantage_rate_limit_note_is_retried_then_a_clear_error(keys, serve):
     server = serve(AlphaVantageServer)
-    note = json.dumps({"Note": "Thank you for using Alpha Vantage! Our standard API call "
-                               "frequency is 5 calls per minute and 500 calls per day."})
+    note = json.dumps(
+        {
+            "Note": "Thank you for using Alpha Vantage! Our standard API call "
+            "frequency is 5 calls per minute and 500 calls per day."
+        }
+    )
     server.script(*[Scripted(200, note, "application/json")] * 4)
     with pytest.raises(RateLimitError, match="still rate limited after 4 attempt") as caught:
         source("alphavantage", server).fetch(["JPM"], "2024-03-01")
@@ -222,7 +226,8 @@ def test_429_with_retry_after_then_success(keys, serve):
     server.script(Scripted(429, "Too Many Requests", headers={"Retry-After": "0.4"}))
     pauses = []
     prices = source("tiingo", server, sleep=lambda s: (pauses.append(s), time.sleep(s))).fetch(
-        ["GOOGL"], "2018-01-05", "2018-01-19")
+        ["GOOGL"], "2018-01-05", "2018-01-19"
+    )
     assert len(prices) == 10
     assert pauses == [0.4]  # honoured as given
     first, second = server.requests[-2:]
@@ -262,12 +267,13 @@ def test_backoff_grows_with_jitter_and_retry_after_may_be_an_http_date(keys, ser
     policy = RetryPolicy(base_delay=1.0, max_delay=30.0)
     pauses = [policy.pause(attempt, None) for attempt in range(4) for _ in range(20)]
     for attempt in range(4):
-        chunk = pauses[attempt * 20:(attempt + 1) * 20]
-        assert all(2 ** attempt * 0.5 <= p <= 2 ** attempt for p in chunk)
+        chunk = pauses[attempt * 20 : (attempt + 1) * 20]
+        assert all(2**attempt * 0.5 <= p <= 2**attempt for p in chunk)
         assert len(set(chunk)) > 1  # jitter: not every client comes back at the same instant
     server = serve(TiingoServer)
     soon = email.utils.format_datetime(
-        dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=2), usegmt=True)
+        dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=2), usegmt=True
+    )
     server.script(Scripted(429, "slow down", headers={"Retry-After": soon}))
     pauses = []
     source("tiingo", server, sleep=pauses.append).fetch(["GOOGL"], "2018-01-05")

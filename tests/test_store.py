@@ -24,8 +24,10 @@ def bars(ticker: str, first: str, last: str) -> pd.DataFrame:
 
 def test_save_load_and_upsert(tmp_path):
     with PriceStore(tmp_path / "p.sqlite") as store:
-        assert store.save("tiingo", "JPM", bars("JPM", "2024-03-01", "2024-03-06"),
-                          covered_from="2024-03-01") == 4
+        assert (
+            store.save("tiingo", "JPM", bars("JPM", "2024-03-01", "2024-03-06"), covered_from="2024-03-01")
+            == 4
+        )
         corrected = bars("JPM", "2024-03-06", "2024-03-08")
         corrected.loc[corrected["date"] == "2024-03-06", "close"] = 1.0
         store.save("tiingo", "JPM", corrected)
@@ -33,12 +35,22 @@ def test_save_load_and_upsert(tmp_path):
         span = store.span("tiingo", "JPM")
         mode = store.db.execute("PRAGMA journal_mode").fetchone()[0]
     assert loaded["date"].dt.strftime("%Y-%m-%d").tolist() == [
-        "2024-03-01", "2024-03-04", "2024-03-05", "2024-03-06", "2024-03-07", "2024-03-08"]
+        "2024-03-01",
+        "2024-03-04",
+        "2024-03-05",
+        "2024-03-06",
+        "2024-03-07",
+        "2024-03-08",
+    ]
     assert loaded.set_index("date").loc["2024-03-06", "close"] == 1.0
     expected = bars("JPM", "2024-03-01", "2024-03-05")
     assert loaded["close"].tolist()[:3] == expected["close"].tolist()
     assert (span.rows, span.first, span.last, span.covered_from) == (
-        6, "2024-03-01", "2024-03-08", "2024-03-01")
+        6,
+        "2024-03-01",
+        "2024-03-08",
+        "2024-03-01",
+    )
     assert mode == "wal"
 
 
@@ -50,7 +62,8 @@ def test_sources_are_kept_apart_and_replace_drops_old_days(tmp_path):
         info = store.info()
     assert info[["ticker", "source", "rows", "first", "last"]].values.tolist() == [
         ["NVDA", "stooq", 2, "2024-03-07", "2024-03-08"],
-        ["NVDA", "yahoo", 6, "2024-03-01", "2024-03-08"]]
+        ["NVDA", "yahoo", 6, "2024-03-01", "2024-03-08"],
+    ]
 
 
 def test_a_failed_write_changes_nothing(tmp_path):
@@ -79,8 +92,7 @@ def test_store_info_and_clear_commands(tmp_path, capsys):
     assert "nothing stored for JPM" in capsys.readouterr().out
     assert cli.main(["store", "clear", "-p", "output_dir", str(tmp_path)]) == 0
     assert "cleared 5 rows (all tickers)" in capsys.readouterr().out
-    assert cli.main(["store", "info", "-p", "output_dir", str(tmp_path), "-p", "store",
-                     "null"]) == 2
+    assert cli.main(["store", "info", "-p", "output_dir", str(tmp_path), "-p", "store", "null"]) == 2
 
 
 @pytest.mark.notebook
@@ -89,14 +101,41 @@ def test_the_whole_job_keeps_a_store_and_reports_each_ticker(tmp_path, monkeypat
     server = TiingoServer(key=KEY).start()
     try:
         first = tmp_path / "first"
-        assert run_cli(first, "source", "tiingo", "base_url", server.url, "tickers",
-                       "[JPM, NOPE]", "on_missing", "warn", "store", str(tmp_path / "p.sqlite"),
-                       extra=["--no-publish"]) == 0
+        assert (
+            run_cli(
+                first,
+                "source",
+                "tiingo",
+                "base_url",
+                server.url,
+                "tickers",
+                "[JPM, NOPE]",
+                "on_missing",
+                "warn",
+                "store",
+                str(tmp_path / "p.sqlite"),
+                extra=["--no-publish"],
+            )
+            == 0
+        )
         record = run_record(only_run_dir(first))
         server.requests.clear()
         second = tmp_path / "second"
-        assert run_cli(second, "source", "tiingo", "base_url", server.url, "tickers", "[JPM]",
-                       "store", str(tmp_path / "p.sqlite"), extra=["--no-publish"]) == 0
+        assert (
+            run_cli(
+                second,
+                "source",
+                "tiingo",
+                "base_url",
+                server.url,
+                "tickers",
+                "[JPM]",
+                "store",
+                str(tmp_path / "p.sqlite"),
+                extra=["--no-publish"],
+            )
+            == 0
+        )
         again = run_record(only_run_dir(second))
     finally:
         server.stop()
@@ -111,7 +150,6 @@ def test_the_whole_job_keeps_a_store_and_reports_each_ticker(tmp_path, monkeypat
     # the second run asked only for the days since the last stored one, minus the overlap
     assert [r["query"]["startDate"] for r in server.requests] == ["2024-03-05"]
     jpm = again["data"]["fetch"]["tickers"]["JPM"]
-    assert (jpm["status"], jpm["rows_fetched"], jpm["request"]) == ("fetched", 4,
-                                                                  "since 2024-03-05")
+    assert (jpm["status"], jpm["rows_fetched"], jpm["request"]) == ("fetched", 4, "since 2024-03-05")
     assert again["data"]["rows_fetched"] == {"JPM": 4}
     assert jpm["rows_from_store"] == fetch["tickers"]["JPM"]["rows_fetched"] - 4

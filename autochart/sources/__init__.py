@@ -35,8 +35,7 @@ def get_source(name: str, **options):
     try:
         cls = SOURCES[name]
     except KeyError:
-        raise ParameterError([f"source {name!r} is not known; known: {', '.join(SOURCES)}"]) \
-            from None
+        raise ParameterError([f"source {name!r} is not known; known: {', '.join(SOURCES)}"]) from None
     return cls(**options)
 
 
@@ -66,5 +65,14 @@ def fetch(params, **options) -> pd.DataFrame:
     return prices
 
 
-__all__ = ["SOURCES", "SOURCE_NAMES", "TIDY_COLUMNS", "HttpSource", "RetryPolicy", "fetch",
-           "get_source", "redact", "tidy"]
+__all__ = [
+    "SOURCES",
+    "SOURCE_NAMES",
+    "TIDY_COLUMNS",
+    "HttpSource",
+    "RetryPolicy",
+    "fetch",
+    "get_source",
+    "redact",
+    "tidy",
+]

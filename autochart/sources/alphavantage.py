@@ -27,8 +27,7 @@ from .base import HttpSource, empty_tidy, http_options, redact, tidy
 KEY_VARIABLE = "ALPHAVANTAGE_API_KEY"
 COMPACT_DAYS = 100  # trading days in a compact answer
 SERIES_KEY = "Time Series (Daily)"
-FIELDS = {"1. open": "open", "2. high": "high", "3. low": "low", "4. close": "close",
-          "5. volume": "volume"}
+FIELDS = {"1. open": "open", "2. high": "high", "3. low": "low", "4. close": "close", "5. volume": "volume"}
 
 
 def output_size(start: str | None, today: dt.date) -> str:
@@ -51,14 +50,17 @@ class AlphaVantageSource(HttpSource):
             return f"{KEY_VARIABLE} is not set: export {KEY_VARIABLE}=<your key>."
         return f"Check {KEY_VARIABLE} (it is set but the server refused it)."
 
-    def fetch(self, tickers: list[str], start: str | None = None,
-              end: str | None = None) -> pd.DataFrame:
+    def fetch(self, tickers: list[str], start: str | None = None, end: str | None = None) -> pd.DataFrame:
         frames = [self.fetch_one(t, start, end) for t in tickers]
         return tidy(pd.concat(frames, ignore_index=True)) if frames else empty_tidy()
 
     def fetch_one(self, ticker: str, start: str | None, end: str | None) -> pd.DataFrame:
-        query = {"function": "TIME_SERIES_DAILY", "symbol": ticker,
-                 "outputsize": output_size(start, self.today()), "apikey": self.key}
+        query = {
+            "function": "TIME_SERIES_DAILY",
+            "symbol": ticker,
+            "outputsize": output_size(start, self.today()),
+            "apikey": self.key,
+        }
         response = self.get("query", query)
         shown = redact(response.url)
         prices = parse_daily(self.json(response, shown), ticker, url=shown, hint=self.auth_hint())
@@ -88,20 +90,32 @@ def parse_daily(payload, ticker: str, url: str | None = None, hint: str = "") ->
     if isinstance(payload, dict) and "Error Message" in payload:
         message = str(payload["Error Message"])
         if "apikey" in message.lower():
-            raise AuthError(f"the API key was refused ({message[:200]}). {hint}",
-                            provider="alphavantage", url=url, status=200)
+            raise AuthError(
+                f"the API key was refused ({message[:200]}). {hint}",
+                provider="alphavantage",
+                url=url,
+                status=200,
+            )
         raise UnknownTickerError([ticker], "alphavantage", hint=f"({message[:200]})")
     series = payload.get(SERIES_KEY) if isinstance(payload, dict) else None
     if not isinstance(series, dict):
         keys = list(payload)[:5] if isinstance(payload, dict) else type(payload).__name__
-        raise MalformedResponseError(f"{ticker}: no '{SERIES_KEY}' in the answer (got {keys})",
-                                     provider="alphavantage", url=url, status=200)
+        raise MalformedResponseError(
+            f"{ticker}: no '{SERIES_KEY}' in the answer (got {keys})",
+            provider="alphavantage",
+            url=url,
+            status=200,
+        )
     try:
         frame = pd.DataFrame.from_dict(series, orient="index").rename(columns=FIELDS)
         frame = frame.reindex(columns=list(FIELDS.values())).apply(pd.to_numeric, errors="raise")
         frame["date"] = pd.to_datetime(frame.index, format="%Y-%m-%d")
     except (ValueError, TypeError) as exc:
-        raise MalformedResponseError(f"{ticker}: a day is not in the documented format ({exc})",
-                                     provider="alphavantage", url=url, status=200) from None
+        raise MalformedResponseError(
+            f"{ticker}: a day is not in the documented format ({exc})",
+            provider="alphavantage",
+            url=url,
+            status=200,
+        ) from None
     frame["ticker"] = ticker
     return tidy(frame.reset_index(drop=True))

@@ -71,7 +71,7 @@ class RetryPolicy:
         backoff with jitter; ``max_total`` still bounds the whole wait, whatever Retry-After says."""
         if retry_after is not None:
             return retry_after
-        backoff = self.base_delay * (2 ** attempt)
+        backoff = self.base_delay * (2**attempt)
         return min(backoff * (0.5 + random.random() / 2), self.max_delay)  # jitter: spread retries
 
 
@@ -93,9 +93,16 @@ class HttpSource:
     remote = True  # worth keeping in the local store
     batch_size = 1  # tickers one request can carry
 
-    def __init__(self, base_url: str | None = None, *, session: requests.Session | None = None,
-                 timeout: float = 30.0, retry: RetryPolicy | None = None,
-                 sleep: Callable[[float], None] = time.sleep, today: dt.date | None = None):
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        session: requests.Session | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        today: dt.date | None = None,
+    ):
         self.base_url = (base_url or self.default_base_url).rstrip("/")
         self.session = session or requests.Session()
         self.session.headers.setdefault("User-Agent", "autochart (+https://github.com/autochart)")
@@ -110,8 +117,9 @@ class HttpSource:
     def today(self) -> dt.date:
         return self._today or dt.date.today()
 
-    def get(self, path: str, params: dict[str, str],
-            headers: dict[str, str] | None = None) -> requests.Response:
+    def get(
+        self, path: str, params: dict[str, str], headers: dict[str, str] | None = None
+    ) -> requests.Response:
         """GET with retries; returns a 2xx response or raises a typed ``ProviderError``.
 
         429, 5xx, timeouts and answers that ``soft_error`` calls a rate limit are retried; the
@@ -127,8 +135,14 @@ class HttpSource:
             pause = self.retry.pause(attempt, _retry_after(response))
             if attempt == self.retry.retries or time.monotonic() + pause > deadline:
                 break
-            log.warning("%s: %s, retrying in %.1fs (attempt %d of %d)", self.name, failure,
-                        pause, attempt + 2, self.retry.retries + 1)
+            log.warning(
+                "%s: %s, retrying in %.1fs (attempt %d of %d)",
+                self.name,
+                failure,
+                pause,
+                attempt + 2,
+                self.retry.retries + 1,
+            )
             self.sleep(pause)
         return self._give_up(response, failure, shown, attempt, pause)
 
@@ -143,8 +157,11 @@ class HttpSource:
     def _give_up(self, response, failure: str, shown: str, attempt: int, pause: float):
         tries = f"{attempt + 1} attempt(s)"
         if response is None:
-            raise UnreachableError(f"cannot reach the server: {failure} ({tries}); check "
-                                   f"base_url and the network", provider=self.name, url=shown)
+            raise UnreachableError(
+                f"cannot reach the server: {failure} ({tries}); check base_url and the network",
+                provider=self.name,
+                url=shown,
+            )
         if response.status_code in RETRYABLE and response.status_code != 429:
             return self._check_status(response, shown, tries)
         wait = _retry_after(response)
@@ -152,8 +169,11 @@ class HttpSource:
         raise RateLimitError(
             f"still rate limited after {tries} within the {self.retry.max_total:g}s bound "
             f"({_short_body(response)}){asked}; run less often, ask for fewer tickers or "
-            f"check the plan's limits", provider=self.name, url=shown,
-            status=response.status_code)
+            f"check the plan's limits",
+            provider=self.name,
+            url=shown,
+            status=response.status_code,
+        )
 
     def soft_error(self, response: requests.Response) -> str | None:
         """Sources whose rate-limit answers come as 200 override this to say so (else None)."""
@@ -161,8 +181,7 @@ class HttpSource:
 
     def _attempt(self, url: str, params: dict[str, str], headers: dict[str, str] | None):
         try:
-            return self.session.get(url, params=params, headers=headers,
-                                    timeout=self.timeout), None
+            return self.session.get(url, params=params, headers=headers, timeout=self.timeout), None
         except requests.Timeout:
             return None, f"connection timed out after {self.timeout:g}s"
         except requests.ConnectionError as exc:
@@ -170,32 +189,37 @@ class HttpSource:
         except requests.RequestException as exc:
             return None, f"request failed ({type(exc).__name__})"
 
-    def _check_status(self, response: requests.Response, shown: str,
-                      tries: str = "") -> requests.Response:
+    def _check_status(self, response: requests.Response, shown: str, tries: str = "") -> requests.Response:
         status = response.status_code
         if 200 <= status < 300:
             return response
         body = _short_body(response)
         kwargs = dict(provider=self.name, url=shown, status=status)
         if status in (401, 403):
-            raise AuthError(f"the API key was refused ({status}: {body}). {self.auth_hint()}",
-                            **kwargs)
+            raise AuthError(f"the API key was refused ({status}: {body}). {self.auth_hint()}", **kwargs)
         if status == 402:
-            raise QuotaError(f"the plan's message quota is used up (402: {body}); wait for the "
-                             f"next billing period or raise the plan", **kwargs)
+            raise QuotaError(
+                f"the plan's message quota is used up (402: {body}); wait for the "
+                f"next billing period or raise the plan",
+                **kwargs,
+            )
         if status == 429:
-            raise RateLimitError(f"rate limited (429: {body}); run less often or ask for fewer "
-                                 f"tickers", **kwargs)
+            raise RateLimitError(
+                f"rate limited (429: {body}); run less often or ask for fewer tickers", **kwargs
+            )
         if status >= 500:
             after = f" after {tries}" if tries else ""
-            raise ProviderError(f"server error ({status}: {body}){after}; try again later",
-                                **kwargs)
+            raise ProviderError(f"server error ({status}: {body}){after}; try again later", **kwargs)
         return self.on_client_error(response, shown, body)
 
     def on_client_error(self, response: requests.Response, shown: str, body: str):
         """Other 4xx: sources override to give 404 its meaning (unknown symbol)."""
-        raise ProviderError(f"request refused ({response.status_code}: {body})",
-                            provider=self.name, url=shown, status=response.status_code)
+        raise ProviderError(
+            f"request refused ({response.status_code}: {body})",
+            provider=self.name,
+            url=shown,
+            status=response.status_code,
+        )
 
     def auth_hint(self) -> str:
         return "Check the API key in the environment."
@@ -208,7 +232,10 @@ class HttpSource:
             raise MalformedResponseError(
                 f"the answer is not valid JSON (Content-Type "
                 f"{response.headers.get('Content-Type', 'not given')}): {_short_body(response)!r}",
-                provider=self.name, url=shown, status=response.status_code) from None
+                provider=self.name,
+                url=shown,
+                status=response.status_code,
+            ) from None
 
 
 def _retry_after(response: requests.Response | None) -> float | None:

@@ -17,8 +17,15 @@ from .base import tidy
 
 YAHOO_COLUMNS = {"Date", "Open", "High", "Low", "Close", "Adj Close", "Volume"}
 STOOQ_COLUMNS = {"Date", "Open", "High", "Low", "Close", "Volume"}
-RENAME = {"Date": "date", "Open": "open", "High": "high", "Low": "low", "Close": "close",
-          "Adj Close": "adj_close", "Volume": "volume"}
+RENAME = {
+    "Date": "date",
+    "Open": "open",
+    "High": "high",
+    "Low": "low",
+    "Close": "close",
+    "Adj Close": "adj_close",
+    "Volume": "volume",
+}
 
 
 class CsvSource:
@@ -29,19 +36,21 @@ class CsvSource:
             raise DataError("csv: set csv_dir to a folder of <TICKER>.csv files")
         self.folder = Path(csv_dir)
         if not self.folder.is_dir():
-            raise DataError(f"csv: csv_dir {self.folder} is not a folder; point csv_dir at the "
-                            f"folder that holds <TICKER>.csv files")
+            raise DataError(
+                f"csv: csv_dir {self.folder} is not a folder; point csv_dir at the "
+                f"folder that holds <TICKER>.csv files"
+            )
 
-    def fetch(self, tickers: list[str], start: str | None = None,
-              end: str | None = None) -> pd.DataFrame:
+    def fetch(self, tickers: list[str], start: str | None = None, end: str | None = None) -> pd.DataFrame:
         files = {t: self.file_for(t) for t in tickers}
         missing = [t for t, f in files.items() if f is None]
         if missing:
-            raise UnknownTickerError(missing, self.name,
-                                     hint=f"No file for it in {self.folder} (tried "
-                                          f"{', '.join(_names(missing[0]))}).")
-        return tidy(pd.concat([read_price_file(f, t) for t, f in files.items()],
-                              ignore_index=True))
+            raise UnknownTickerError(
+                missing,
+                self.name,
+                hint=f"No file for it in {self.folder} (tried {', '.join(_names(missing[0]))}).",
+            )
+        return tidy(pd.concat([read_price_file(f, t) for t, f in files.items()], ignore_index=True))
 
     def file_for(self, ticker: str) -> Path | None:
         for name in _names(ticker):
@@ -65,8 +74,11 @@ def read_price_file(path: Path, ticker: str) -> pd.DataFrame:
     columns = {str(c).strip() for c in frame.columns}
     frame.columns = [str(c).strip() for c in frame.columns]
     if not (columns >= YAHOO_COLUMNS or columns >= STOOQ_COLUMNS):
-        raise _malformed(path, f"has columns {sorted(columns)}; expected Yahoo "
-                               f"({', '.join(sorted(YAHOO_COLUMNS))}) or Stooq format")
+        raise _malformed(
+            path,
+            f"has columns {sorted(columns)}; expected Yahoo "
+            f"({', '.join(sorted(YAHOO_COLUMNS))}) or Stooq format",
+        )
     frame = frame.rename(columns=RENAME)
     if "adj_close" not in frame:
         frame["adj_close"] = frame["close"]  # Stooq closes are already adjusted
@@ -74,8 +86,11 @@ def read_price_file(path: Path, ticker: str) -> pd.DataFrame:
     if frame.empty:
         raise NoPriceDataError([ticker], f"{path} has a header but no rows")
     if dates.isna().any():
-        raise _malformed(path, f"line {_first_line(dates.isna())}: date "
-                               f"{frame.loc[dates.isna(), 'date'].iloc[0]!r} is not YYYY-MM-DD")
+        raise _malformed(
+            path,
+            f"line {_first_line(dates.isna())}: date "
+            f"{frame.loc[dates.isna(), 'date'].iloc[0]!r} is not YYYY-MM-DD",
+        )
     frame["date"] = dates
     for column in ("open", "high", "low", "close", "adj_close", "volume"):
         frame[column] = _numbers(frame[column], path, column)
@@ -96,8 +111,7 @@ def _numbers(values: pd.Series, path: Path, column: str) -> pd.Series:
     numbers = pd.to_numeric(values, errors="coerce")
     bad = numbers.isna() & values.notna()
     if bad.any():
-        raise _malformed(path, f"line {_first_line(bad)}: {column} {values[bad].iloc[0]!r} is not "
-                               f"a number")
+        raise _malformed(path, f"line {_first_line(bad)}: {column} {values[bad].iloc[0]!r} is not a number")
     return numbers
 
 

@@ -26,10 +26,16 @@ from .base import HttpSource, http_options, redact, tidy
 TOKEN_VARIABLE = "IEX_TOKEN"
 MAX_SYMBOLS = 100
 # IEX's ranges, smallest first, with how far back each reaches.
-RANGES = [("5d", pd.DateOffset(days=7)), ("1m", pd.DateOffset(months=1)),
-          ("3m", pd.DateOffset(months=3)), ("6m", pd.DateOffset(months=6)),
-          ("1y", pd.DateOffset(years=1)), ("2y", pd.DateOffset(years=2)),
-          ("5y", pd.DateOffset(years=5)), ("max", None)]
+RANGES = [
+    ("5d", pd.DateOffset(days=7)),
+    ("1m", pd.DateOffset(months=1)),
+    ("3m", pd.DateOffset(months=3)),
+    ("6m", pd.DateOffset(months=6)),
+    ("1y", pd.DateOffset(years=1)),
+    ("2y", pd.DateOffset(years=2)),
+    ("5y", pd.DateOffset(years=5)),
+    ("max", None),
+]
 
 
 def range_for(start: str | None, today: dt.date | None = None) -> str:
@@ -57,10 +63,9 @@ class IexSource(HttpSource):
             return f"{TOKEN_VARIABLE} is not set: export {TOKEN_VARIABLE}=<your token>."
         return f"Check {TOKEN_VARIABLE} (it is set but the server refused it)."
 
-    def fetch(self, tickers: list[str], start: str | None = None,
-              end: str | None = None) -> pd.DataFrame:
+    def fetch(self, tickers: list[str], start: str | None = None, end: str | None = None) -> pd.DataFrame:
         chart_range = range_for(start, self.today())
-        chunks = [tickers[i:i + MAX_SYMBOLS] for i in range(0, len(tickers), MAX_SYMBOLS)]
+        chunks = [tickers[i : i + MAX_SYMBOLS] for i in range(0, len(tickers), MAX_SYMBOLS)]
         frames = [self._fetch_chunk(chunk, chart_range) for chunk in chunks]
         prices = tidy(pd.concat(frames, ignore_index=True))
         if end is not None:
@@ -77,8 +82,11 @@ class IexSource(HttpSource):
             if self.base_url == self.default_base_url:
                 raise UnreachableError(
                     f"{exc.detail}. IEX Cloud was retired on 2024-08-31: set base_url to a compatible "
-                    f"endpoint, or choose another source", provider=self.name, url=exc.url,
-                    status=exc.status) from None
+                    f"endpoint, or choose another source",
+                    provider=self.name,
+                    url=exc.url,
+                    status=exc.status,
+                ) from None
             raise
         shown = redact(response.url)
         return parse_batch(self.json(response, shown), tickers, url=shown)
@@ -93,8 +101,9 @@ class IexSource(HttpSource):
 def parse_batch(payload, tickers: list[str], url: str | None = None) -> pd.DataFrame:
     """Rows for every asked ticker from a batch answer; absent, empty or broken ones are errors."""
     if not isinstance(payload, dict):
-        raise MalformedResponseError(f"expected a JSON object keyed by symbol, got "
-                                     f"{type(payload).__name__}", provider="iex", url=url)
+        raise MalformedResponseError(
+            f"expected a JSON object keyed by symbol, got {type(payload).__name__}", provider="iex", url=url
+        )
     by_upper = {str(key).upper(): value for key, value in payload.items()}
     missing = [t for t in tickers if t.upper() not in by_upper]
     if missing:
@@ -107,22 +116,21 @@ def chart_rows(entry, ticker: str, url: str | None = None) -> pd.DataFrame:
     """One symbol's ``{"chart": [...]}`` (or a bare chart list) as tidy-column rows."""
     rows = entry.get("chart") if isinstance(entry, dict) else entry
     if not isinstance(rows, list):
-        raise MalformedResponseError(f"{ticker}: no 'chart' list in the answer", provider="iex",
-                                     url=url)
+        raise MalformedResponseError(f"{ticker}: no 'chart' list in the answer", provider="iex", url=url)
     if not rows:
         raise NoPriceDataError([ticker], "the source answered with an empty chart")
     frame = pd.DataFrame(rows)
     for column in ("date", "close"):
         if column not in frame or frame[column].isna().any():
-            raise MalformedResponseError(f"{ticker}: chart rows without '{column}'",
-                                         provider="iex", url=url)
+            raise MalformedResponseError(f"{ticker}: chart rows without '{column}'", provider="iex", url=url)
     frame["ticker"] = ticker
     frame["adj_close"] = frame["fClose"] if "fClose" in frame else float("nan")
     try:
         frame["date"] = pd.to_datetime(frame["date"], format="%Y-%m-%d")
     except (ValueError, TypeError):
-        raise MalformedResponseError(f"{ticker}: a chart date is not YYYY-MM-DD", provider="iex",
-                                     url=url) from None
+        raise MalformedResponseError(
+            f"{ticker}: a chart date is not YYYY-MM-DD", provider="iex", url=url
+        ) from None
     return frame
 
 

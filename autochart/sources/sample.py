@@ -19,15 +19,15 @@ class SampleSource:
     def __init__(self, **_ignored):
         pass
 
-    def fetch(self, tickers: list[str], start: str | None = None,
-              end: str | None = None) -> pd.DataFrame:
+    def fetch(self, tickers: list[str], start: str | None = None, end: str | None = None) -> pd.DataFrame:
         from bokeh_sampledata import stocks
 
         data = stocks.data
         known = sorted(data["ticker"].unique())
         unknown = [t for t in tickers if t not in known]
         if unknown:
-            raise UnknownTickerError(unknown, self.name,
-                                     hint=f"The offline sample has only {', '.join(known)}.")
+            raise UnknownTickerError(
+                unknown, self.name, hint=f"The offline sample has only {', '.join(known)}."
+            )
         rows = data[data["ticker"].isin(tickers)]
         return tidy(rows)

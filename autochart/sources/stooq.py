@@ -25,8 +25,7 @@ from ..exceptions import AuthError, MalformedResponseError, UnknownTickerError
 from .base import HttpSource, empty_tidy, http_options, redact, tidy
 
 KEY_VARIABLE = "STOOQ_API_KEY"
-COLUMNS = {"Date": "date", "Open": "open", "High": "high", "Low": "low", "Close": "close",
-           "Volume": "volume"}
+COLUMNS = {"Date": "date", "Open": "open", "High": "high", "Low": "low", "Close": "close", "Volume": "volume"}
 
 
 def stooq_symbol(ticker: str) -> str:
@@ -43,12 +42,13 @@ class StooqSource(HttpSource):
 
     def auth_hint(self) -> str:
         if not self.key:
-            return (f"{KEY_VARIABLE} is not set: get a key at "
-                    f"https://stooq.com/q/d/?s=spy.us&get_apikey and export {KEY_VARIABLE}=<key>.")
+            return (
+                f"{KEY_VARIABLE} is not set: get a key at "
+                f"https://stooq.com/q/d/?s=spy.us&get_apikey and export {KEY_VARIABLE}=<key>."
+            )
         return f"Check {KEY_VARIABLE} (it is set but the server refused it)."
 
-    def fetch(self, tickers: list[str], start: str | None = None,
-              end: str | None = None) -> pd.DataFrame:
+    def fetch(self, tickers: list[str], start: str | None = None, end: str | None = None) -> pd.DataFrame:
         frames = [self.fetch_one(t, start, end) for t in tickers]
         return tidy(pd.concat(frames, ignore_index=True)) if frames else empty_tidy()
 
@@ -62,9 +62,13 @@ class StooqSource(HttpSource):
         response = self.get("q/d/l/", query)
         shown = redact(response.url)
         if "<html" in response.text[:500].lower():
-            raise AuthError(f"answered with an HTML page instead of CSV: the API key is missing or "
-                            f"refused, or Stooq is showing its anti-bot check. {self.auth_hint()}",
-                            provider=self.name, url=shown, status=response.status_code)
+            raise AuthError(
+                f"answered with an HTML page instead of CSV: the API key is missing or "
+                f"refused, or Stooq is showing its anti-bot check. {self.auth_hint()}",
+                provider=self.name,
+                url=shown,
+                status=response.status_code,
+            )
         return parse_csv(response.text, ticker, url=shown)
 
 
@@ -75,20 +79,25 @@ def parse_csv(text: str, ticker: str, url: str | None = None) -> pd.DataFrame:
     try:
         frame = pd.read_csv(io.StringIO(text))
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise MalformedResponseError(f"{ticker}: not a CSV ({exc})", provider="stooq",
-                                     url=url, status=200) from None
+        raise MalformedResponseError(
+            f"{ticker}: not a CSV ({exc})", provider="stooq", url=url, status=200
+        ) from None
     missing = [c for c in COLUMNS if c not in frame]
     if missing:
-        raise MalformedResponseError(f"{ticker}: CSV without {', '.join(missing)} (columns: "
-                                     f"{', '.join(map(str, frame.columns))})", provider="stooq",
-                                     url=url, status=200)
+        raise MalformedResponseError(
+            f"{ticker}: CSV without {', '.join(missing)} (columns: {', '.join(map(str, frame.columns))})",
+            provider="stooq",
+            url=url,
+            status=200,
+        )
     frame = frame.rename(columns=COLUMNS)
     try:
         frame["date"] = pd.to_datetime(frame["date"], format="%Y-%m-%d")
         prices = frame[["open", "high", "low", "close", "volume"]].apply(pd.to_numeric)
     except (ValueError, TypeError) as exc:
-        raise MalformedResponseError(f"{ticker}: a row is not in Stooq's format ({exc})",
-                                     provider="stooq", url=url, status=200) from None
+        raise MalformedResponseError(
+            f"{ticker}: a row is not in Stooq's format ({exc})", provider="stooq", url=url, status=200
+        ) from None
     frame[prices.columns] = prices
     frame["adj_close"] = frame["close"]
     frame["ticker"] = ticker

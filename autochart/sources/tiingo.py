@@ -20,8 +20,15 @@ from ..exceptions import MalformedResponseError, NoPriceDataError, UnknownTicker
 from .base import HttpSource, empty_tidy, http_options, tidy
 
 KEY_VARIABLE = "TIINGO_API_KEY"
-FIELDS = {"date": "date", "open": "open", "high": "high", "low": "low", "close": "close",
-          "adjClose": "adj_close", "volume": "volume"}
+FIELDS = {
+    "date": "date",
+    "open": "open",
+    "high": "high",
+    "low": "low",
+    "close": "close",
+    "adjClose": "adj_close",
+    "volume": "volume",
+}
 
 
 class TiingoSource(HttpSource):
@@ -37,14 +44,16 @@ class TiingoSource(HttpSource):
             return f"{KEY_VARIABLE} is not set: export {KEY_VARIABLE}=<your key>."
         return f"Check {KEY_VARIABLE} (it is set but the server refused it)."
 
-    def fetch(self, tickers: list[str], start: str | None = None,
-              end: str | None = None) -> pd.DataFrame:
+    def fetch(self, tickers: list[str], start: str | None = None, end: str | None = None) -> pd.DataFrame:
         frames = [self.fetch_one(t, start, end) for t in tickers]
         return tidy(pd.concat(frames, ignore_index=True)) if frames else empty_tidy()
 
     def fetch_one(self, ticker: str, start: str | None, end: str | None) -> pd.DataFrame:
-        query = {"format": "json", "resampleFreq": "daily",
-                 "startDate": start or "1900-01-01"}  # without startDate Tiingo sends one day
+        query = {
+            "format": "json",
+            "resampleFreq": "daily",
+            "startDate": start or "1900-01-01",
+        }  # without startDate Tiingo sends one day
         if end:
             query["endDate"] = end
         headers = {"Authorization": f"Token {self.key}"} if self.key else None
@@ -65,27 +74,33 @@ def parse_prices(payload, ticker: str, url: str | None = None) -> pd.DataFrame:
     """Tiingo's JSON array of days as tidy-column rows, plus ``div_cash`` and ``split_factor``."""
     if not isinstance(payload, list):
         detail = payload.get("detail") if isinstance(payload, dict) else type(payload).__name__
-        raise MalformedResponseError(f"{ticker}: expected a JSON array of days, got {detail!r}",
-                                     provider="tiingo", url=url, status=200)
+        raise MalformedResponseError(
+            f"{ticker}: expected a JSON array of days, got {detail!r}", provider="tiingo", url=url, status=200
+        )
     frame = pd.DataFrame(payload)
     if frame.empty:
         return tidy(frame.assign(ticker=ticker))
     missing = [f for f in FIELDS if f not in frame]
     if missing:
-        raise MalformedResponseError(f"{ticker}: days without {', '.join(missing)}",
-                                     provider="tiingo", url=url, status=200)
+        raise MalformedResponseError(
+            f"{ticker}: days without {', '.join(missing)}", provider="tiingo", url=url, status=200
+        )
     if frame["close"].isna().all():
         raise NoPriceDataError([ticker], "tiingo answered with days that have no close")
     out = frame.rename(columns=FIELDS)
     out["date"] = pd.to_datetime(out["date"], utc=True, errors="coerce")
     if out["date"].isna().any():
-        raise MalformedResponseError(f"{ticker}: a date is not ISO 8601", provider="tiingo",
-                                     url=url, status=200)
+        raise MalformedResponseError(
+            f"{ticker}: a date is not ISO 8601", provider="tiingo", url=url, status=200
+        )
     out["ticker"] = ticker
     return tidy(out)
 
 
 def corporate_actions(payload: list[dict]) -> list[str]:
     """Days (YYYY-MM-DD) on which Tiingo reports a dividend or a split."""
-    return [str(day["date"])[:10] for day in payload
-            if day.get("divCash") or (day.get("splitFactor") not in (None, 1, 1.0))]
+    return [
+        str(day["date"])[:10]
+        for day in payload
+        if day.get("divCash") or (day.get("splitFactor") not in (None, 1, 1.0))
+    ]

@@ -38,16 +38,18 @@ class YahooSource(HttpSource):
     def __init__(self, base_url: str | None = None, **options):
         super().__init__(base_url, **http_options(options))
 
-    def fetch(self, tickers: list[str], start: str | None = None,
-              end: str | None = None) -> pd.DataFrame:
+    def fetch(self, tickers: list[str], start: str | None = None, end: str | None = None) -> pd.DataFrame:
         frames = [self.fetch_one(t, start, end) for t in tickers]
         return tidy(pd.concat(frames, ignore_index=True)) if frames else empty_tidy()
 
     def fetch_one(self, ticker: str, start: str | None, end: str | None) -> pd.DataFrame:
         last = pd.Timestamp(end).date() if end else self.today()
-        query = {"period1": str(unix(start or "1970-01-02")),
-                 "period2": str(unix(last + dt.timedelta(days=1))),
-                 "interval": "1d", "events": "div|split"}
+        query = {
+            "period1": str(unix(start or "1970-01-02")),
+            "period2": str(unix(last + dt.timedelta(days=1))),
+            "interval": "1d",
+            "events": "div|split",
+        }
         response = self.get(f"v8/finance/chart/{ticker}", query)
         shown = redact(response.url)
         prices, actions = parse_chart(self.json(response, shown), ticker, url=shown)
@@ -74,18 +76,24 @@ def parse_chart(payload, ticker: str, url: str | None = None) -> tuple[pd.DataFr
         adjclose = result["indicators"].get("adjclose")
         frame["adj_close"] = adjclose[0]["adjclose"] if adjclose else float("nan")
     except (KeyError, IndexError, TypeError, ValueError) as exc:
-        raise MalformedResponseError(f"{ticker}: bars not in the v8 chart format ({exc!r})",
-                                     provider="yahoo", url=url, status=200) from None
+        raise MalformedResponseError(
+            f"{ticker}: bars not in the v8 chart format ({exc!r})", provider="yahoo", url=url, status=200
+        ) from None
     if len(frame) != len(stamps):
-        raise MalformedResponseError(f"{ticker}: {len(stamps)} timestamps but {len(frame)} bars",
-                                     provider="yahoo", url=url, status=200)
+        raise MalformedResponseError(
+            f"{ticker}: {len(stamps)} timestamps but {len(frame)} bars", provider="yahoo", url=url, status=200
+        )
     frame["date"] = _local_days(stamps, zone)
     frame["ticker"] = ticker
     frame = frame.dropna(subset=["close"])  # Yahoo sends null bars for halted days
     events = result.get("events") or {}
-    actions = sorted({_local_days([int(e["date"])], zone)[0].strftime("%Y-%m-%d")
-                      for kind in ("splits", "dividends")
-                      for e in (events.get(kind) or {}).values()})
+    actions = sorted(
+        {
+            _local_days([int(e["date"])], zone)[0].strftime("%Y-%m-%d")
+            for kind in ("splits", "dividends")
+            for e in (events.get(kind) or {}).values()
+        }
+    )
     return tidy(frame), actions
 
 
@@ -93,25 +101,31 @@ def splits(payload) -> list[dict]:
     """The split events of a v8 chart answer: ``{"date": day, "ratio": "4:1"}``, oldest first."""
     result = _result(payload, "", None)
     zone = result.get("meta", {}).get("exchangeTimezoneName") or "America/New_York"
-    found = [{"date": _local_days([int(e["date"])], zone)[0].strftime("%Y-%m-%d"),
-              "ratio": e.get("splitRatio") or f"{e['numerator']}:{e['denominator']}"}
-             for e in ((result.get("events") or {}).get("splits") or {}).values()]
+    found = [
+        {
+            "date": _local_days([int(e["date"])], zone)[0].strftime("%Y-%m-%d"),
+            "ratio": e.get("splitRatio") or f"{e['numerator']}:{e['denominator']}",
+        }
+        for e in ((result.get("events") or {}).get("splits") or {}).values()
+    ]
     return sorted(found, key=lambda e: e["date"])
 
 
 def _result(payload, ticker: str, url: str | None) -> dict:
     chart = payload.get("chart") if isinstance(payload, dict) else None
     if not isinstance(chart, dict):
-        raise MalformedResponseError(f"{ticker}: no 'chart' object in the answer",
-                                     provider="yahoo", url=url, status=200)
+        raise MalformedResponseError(
+            f"{ticker}: no 'chart' object in the answer", provider="yahoo", url=url, status=200
+        )
     if chart.get("error"):
         error = chart["error"]
         description = error.get("description", error) if isinstance(error, dict) else error
         raise UnknownTickerError([ticker], "yahoo", hint=f"({description})")
     results = chart.get("result") or []
     if not results or not isinstance(results[0], dict):
-        raise MalformedResponseError(f"{ticker}: an empty 'chart.result'", provider="yahoo",
-                                     url=url, status=200)
+        raise MalformedResponseError(
+            f"{ticker}: an empty 'chart.result'", provider="yahoo", url=url, status=200
+        )
     return results[0]
 
 
