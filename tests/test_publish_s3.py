@@ -515,7 +515,7 @@ def test_no_publish_skips_the_check_and_the_upload(moto, tmp_path):
         ("s3_acl", "public-read-write", "anyone overwrite"),
         ("s3_acl", "world", "one of private, public-read"),
         ("s3_endpoint_url", "ftp://host", "must be an http(s) URL"),
-        ("s3_endpoint_url", "http://key:secret@127.0.0.1:9000", "contains credentials"),
+        ("s3_endpoint_url", "http://key:secret@127.0.0.1:9000", "contains a user name or password"),
         ("s3_region", "EU West", "region name such as eu-west-1"),
     ],
 )
