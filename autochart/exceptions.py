@@ -6,11 +6,16 @@ papermill's ``ename`` string, and ``runner`` maps that name back to an exit code
 
 from __future__ import annotations
 
+from .redaction import scrub
+
 
 class AutochartError(Exception):
     """Base class: a problem the user can fix, with a message that says how."""
 
     exit_code = 1
+
+    def __str__(self) -> str:  # a server may echo a key back: never show it
+        return scrub(super().__str__())
 
 
 # --- parameters -----------------------------------------------------------------------------

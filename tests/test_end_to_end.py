@@ -106,11 +106,16 @@ def test_iex_end_to_end_then_failures_leave_the_published_chart(
         run_cli(tmp_path, *base[:2], "base_url", "http://127.0.0.1:9/stable", *base[4:], "tickers", "[JPM]")
         == 3
     )
+    # a server that echoes the token back in its error page
+    echo = f"<html>Invalid request /stable/stock/market/batch?token={FAKE_IEX_TOKEN}</html>"
+    iex_server.script(Scripted(400, echo, "text/html"))
+    assert run_cli(tmp_path, *base, "tickers", "[JPM]") == 3
 
     runs = sorted((tmp_path / "runs").iterdir())
     records = [run_record(r) for r in runs]
-    assert [r["status"] for r in records] == ["success", "failed", "failed", "failed"]
-    assert [r["exit_code"] for r in records] == [0, 3, 3, 3]
+    assert [r["status"] for r in records] == ["success"] + ["failed"] * 4
+    assert [r["exit_code"] for r in records] == [0, 3, 3, 3, 3]
+    assert "Invalid request" in records[4]["error"]["message"]
     assert "ZZZZ" in records[1]["error"]["message"]
     assert records[1]["error"]["message"].startswith("iex: unknown ticker(s) ZZZZ")
     assert "402" in records[2]["error"]["message"]

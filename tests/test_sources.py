@@ -293,3 +293,12 @@ def test_smallest_iex_range_that_covers_the_start(start, expected):
 def test_redact_hides_every_secret_parameter():
     url = "https://x.test/a?symbols=A&token=pk_1&apikey=k2&range=5y"
     assert redact(url) == "https://x.test/a?symbols=A&token=REDACTED&apikey=REDACTED&range=5y"
+
+
+def test_a_key_echoed_back_by_the_server_is_scrubbed(iex_server, iex_token):
+    echo = f"<html><body>500: GET /stable/stock/market/batch?token={FAKE_IEX_TOKEN}</body></html>"
+    iex_server.script(*[Scripted(500, echo, "text/html")] * 3)
+    with pytest.raises(ProviderError) as caught:
+        iex(iex_server).fetch(["JPM"], start="2024-01-01")
+    assert "server error (500" in str(caught.value)
+    assert FAKE_IEX_TOKEN not in str(caught.value) and "token=REDACTED" in str(caught.value)

@@ -16,11 +16,10 @@ Free plan (2025): 25 requests a day (and a few a minute); ``outputsize=full`` ma
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 import pandas as pd
 
-from .. import nyse
+from .. import nyse, redaction
 from ..exceptions import AuthError, MalformedResponseError, UnknownTickerError
 from .base import HttpSource, empty_tidy, http_options, redact, tidy
 
@@ -43,7 +42,7 @@ class AlphaVantageSource(HttpSource):
 
     def __init__(self, base_url: str | None = None, **options):
         super().__init__(base_url, **http_options(options))
-        self.key = os.environ.get(KEY_VARIABLE, "")
+        self.key = redaction.from_environment(KEY_VARIABLE)
 
     def auth_hint(self) -> str:
         if not self.key:

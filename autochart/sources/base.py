@@ -29,6 +29,7 @@ from ..exceptions import (
     RateLimitError,
     UnreachableError,
 )
+from ..redaction import scrub
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +260,7 @@ def _retry_after(response: requests.Response | None) -> float | None:
 
 
 def _short_body(response: requests.Response, limit: int = 200) -> str:
-    text = (response.text or "").strip().replace("\n", " ")
+    text = scrub((response.text or "").strip().replace("\n", " "))
     return text[:limit] + ("..." if len(text) > limit else "") if text else "empty body"
 
 

@@ -10,11 +10,11 @@ comes from the environment variable ``IEX_TOKEN`` and never leaves this module u
 from __future__ import annotations
 
 import datetime as dt
-import os
 from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
 
+from .. import redaction
 from ..exceptions import (
     MalformedResponseError,
     NoPriceDataError,
@@ -56,7 +56,7 @@ class IexSource(HttpSource):
 
     def __init__(self, base_url: str | None = None, **options):
         super().__init__(base_url, **http_options(options))
-        self.token = os.environ.get(TOKEN_VARIABLE, "")
+        self.token = redaction.from_environment(TOKEN_VARIABLE)
 
     def auth_hint(self) -> str:
         if not self.token:

@@ -17,10 +17,10 @@ Limits: undocumented; Stooq blocks clients that download too much in a day.
 from __future__ import annotations
 
 import io
-import os
 
 import pandas as pd
 
+from .. import redaction
 from ..exceptions import AuthError, MalformedResponseError, UnknownTickerError
 from .base import HttpSource, empty_tidy, http_options, redact, tidy
 
@@ -38,7 +38,7 @@ class StooqSource(HttpSource):
 
     def __init__(self, base_url: str | None = None, **options):
         super().__init__(base_url, **http_options(options))
-        self.key = os.environ.get(KEY_VARIABLE, "")
+        self.key = redaction.from_environment(KEY_VARIABLE)
 
     def auth_hint(self) -> str:
         if not self.key:

@@ -12,10 +12,9 @@ Free plan (2025): 50 requests an hour, 1,000 a day, 500 distinct symbols a month
 
 from __future__ import annotations
 
-import os
-
 import pandas as pd
 
+from .. import redaction
 from ..exceptions import MalformedResponseError, NoPriceDataError, UnknownTickerError
 from .base import HttpSource, empty_tidy, http_options, tidy
 
@@ -37,7 +36,7 @@ class TiingoSource(HttpSource):
 
     def __init__(self, base_url: str | None = None, **options):
         super().__init__(base_url, **http_options(options))
-        self.key = os.environ.get(KEY_VARIABLE, "")
+        self.key = redaction.from_environment(KEY_VARIABLE)
 
     def auth_hint(self) -> str:
         if not self.key:
