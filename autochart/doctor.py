@@ -124,13 +124,12 @@ def check_params(ctx: Context) -> Check:
     )
 
 
-CREDENTIALS = {"iex": ("IEX_TOKEN",)}
-
-
 def check_credentials(ctx: Context) -> Check | None:
     if ctx.params is None:
         return None  # reported by check_params
-    names = CREDENTIALS.get(ctx.params.source, ())
+    from .sources import key_variable
+
+    names = [name for name in [key_variable(ctx.params.source)] if name]
     missing = [n for n in names if not os.environ.get(n)]
     if missing:
         return fail(
@@ -160,7 +159,7 @@ def check_publish(ctx: Context) -> Check | None:
             f"set publish in {ctx.params_file} to a folder or a supported target",
         )
     if scheme == "s3":
-        return check_s3(target)
+        return check_s3(ctx.params)
     folder = Path(target[len("file://") :] if target.startswith("file://") else target)
     problem = _not_writable(folder)
     if problem:
@@ -168,55 +167,21 @@ def check_publish(ctx: Context) -> Check | None:
     return ok("publish", f"{folder} is writable")
 
 
-def s3_bucket_reachable(bucket: str, prefix: str = "", s3_client=None) -> tuple[bool, str]:
-    """A light check that the bucket answers to our credentials: ``head_bucket``.
+def check_s3(params, s3_client=None) -> Check:
+    """The very check a run makes before its notebook (``s3.preflight``): same client settings
+    (endpoint, region, timeouts), same credentials chain, same HeadBucket."""
+    from . import s3
+    from .exceptions import PublishError
 
-    A role limited to its prefix (deploy/ec2/iam-policy.json) may not HeadBucket; then listing
-    at most one key under the prefix proves the same. Small and separate, so the S3 publisher
-    can supply its own check later.
-    """
-    import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    client = s3_client or boto3.client("s3")
     try:
-        client.head_bucket(Bucket=bucket)
-        return True, f"bucket {bucket} reachable"
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "?")
-        if code not in ("403", "AccessDenied") or not prefix:
-            return False, f"head_bucket {bucket}: {code}"
-    except BotoCoreError as exc:
-        return False, f"head_bucket {bucket}: {exc}"
-    try:
-        client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
-    except (ClientError, BotoCoreError) as exc:
-        return False, f"list {bucket}/{prefix}: {exc}"
-    return True, f"bucket {bucket} reachable under {prefix} (listing; HeadBucket not allowed)"
-
-
-def check_s3(target: str, s3_client=None, session=None) -> Check:
-    import boto3
-
-    bucket, _, key_prefix = target[len("s3://") :].partition("/")
-    credentials = (session or boto3.Session()).get_credentials()
-    if credentials is None:
+        s3.preflight(params, s3_client)
+    except PublishError as exc:
         return fail(
             "publish",
-            f"{target}: no AWS credentials found",
-            "on EC2 attach the instance role (deploy/README.md); elsewhere set "
-            "AWS_PROFILE or the AWS_* variables in .env",
+            str(exc),
+            "fix what the message names; deploy/ec2/iam-policy.json lists the permissions a run needs",
         )
-    prefix = key_prefix.strip("/") + "/" if key_prefix.strip("/") else ""
-    reachable, detail = s3_bucket_reachable(bucket, prefix, s3_client)
-    if not reachable:
-        return fail(
-            "publish",
-            f"{target}: {detail} (credentials from {credentials.method})",
-            f"check the bucket name and that the role may s3:ListBucket on {bucket} "
-            f"(deploy/ec2/iam-policy.json)",
-        )
-    return ok("publish", f"{target}: {detail} (credentials from {credentials.method})")
+    return ok("publish", f"{params.publish}: the bucket answers to the credentials found")
 
 
 def check_disk(ctx: Context) -> Check:

@@ -51,13 +51,16 @@ def test_instance_params_are_valid(tmp_path):
     assert params.schedule == "30 22 * * 1-5" and params.output_dir.startswith("/var/lib/")
 
 
-def test_iam_policy_writes_only_under_the_prefix():
+def test_iam_policy_allows_what_a_run_does_and_only_under_the_prefix():
+    """A publish PUTs, verifies each upload with a HEAD (s3:GetObject), deletes a run log found
+    public (s3:DeleteObject), and checks the bucket first with HeadBucket (s3:ListBucket)."""
     policy = json.loads((EC2 / "iam-policy.json").read_text())
-    actions = {a for s in policy["Statement"] for a in s["Action"]}
-    assert actions == {"s3:PutObject", "s3:ListBucket"}
-    for statement in policy["Statement"]:
-        assert statement["Effect"] == "Allow"
-        if "s3:PutObject" in statement["Action"]:
-            assert statement["Resource"] == "arn:aws:s3:::@BUCKET@/@PREFIX@/*"
-        else:
-            assert statement["Condition"]["StringLike"]["s3:prefix"] == ["@PREFIX@/*"]
+    granted = {(a, s["Resource"]) for s in policy["Statement"] for a in s["Action"]}
+    objects = "arn:aws:s3:::@BUCKET@/@PREFIX@/*"
+    assert granted == {
+        ("s3:PutObject", objects),
+        ("s3:GetObject", objects),
+        ("s3:DeleteObject", objects),
+        ("s3:ListBucket", "arn:aws:s3:::@BUCKET@"),
+    }
+    assert all(s["Effect"] == "Allow" and "Condition" not in s for s in policy["Statement"])

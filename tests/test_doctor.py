@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from autochart import cli, doctor, envfile
+from autochart import cli, config, doctor, envfile
 
 from .schedule_helpers import write_params
 
@@ -132,47 +132,49 @@ def s3_server(no_aws, monkeypatch):
     server.wait(timeout=10)
 
 
-def test_s3_check_reaches_the_bucket_or_says_why(s3_server):
+def s3_params(tmp_path, publish, endpoint=None):
+    return config.validate({"publish": publish, "s3_endpoint_url": endpoint, "output_dir": str(tmp_path)})
+
+
+def test_s3_check_is_the_runs_own_check_with_its_endpoint(s3_server, tmp_path):
     import boto3
 
-    client = boto3.client("s3", endpoint_url=s3_server)
-    client.create_bucket(Bucket="charts")
-    good = doctor.check_s3("s3://charts/dashboards", s3_client=client)
-    assert good.status == "ok" and "bucket charts reachable" in good.detail
-    assert "credentials from env" in good.detail
-    missing = doctor.check_s3("s3://no-such-bucket/x", s3_client=client)
-    assert missing.status == "fail" and "404" in missing.detail
-    assert "s3:ListBucket" in missing.fix
+    boto3.client("s3", endpoint_url=s3_server).create_bucket(Bucket="charts")
+    good = doctor.check_s3(s3_params(tmp_path, "s3://charts/dashboards", s3_server))
+    assert good.status == "ok" and "the bucket answers" in good.detail
+    missing = doctor.check_s3(s3_params(tmp_path, "s3://no-such-bucket/x", s3_server))
+    assert missing.status == "fail" and "no-such-bucket" in missing.detail
+    assert "iam-policy.json" in missing.fix
 
 
-def test_s3_check_without_credentials_points_to_the_instance_role(no_aws):
-    result = doctor.check_s3("s3://charts/x")
+def test_doctor_uses_s3_endpoint_url(s3_server, tmp_path, capsys):
+    import boto3
+
+    boto3.client("s3", endpoint_url=s3_server).create_bucket(Bucket="charts")
+    params_file = write_params(tmp_path, publish="s3://charts/x", s3_endpoint_url=s3_server)
+    cli.main(["doctor", "--params", str(params_file)])
+    report = capsys.readouterr().out
+    assert "s3://charts/x: the bucket answers" in report
+
+
+def test_s3_check_without_credentials_points_to_the_instance_role(no_aws, tmp_path):
+    result = doctor.check_s3(s3_params(tmp_path, "s3://charts/x"))
     assert result.status == "fail"
-    assert "no AWS credentials" in result.detail and "instance role" in result.fix
+    assert "no AWS credentials found for user" in result.detail
+    assert "instance role" in result.detail
 
 
-class PrefixOnlyRole:
-    """The local S3 client as a role limited to a prefix sees it: HeadBucket is denied."""
-
-    def __init__(self, client):
-        self.client = client
-
-    def head_bucket(self, **kwargs):
-        from botocore.exceptions import ClientError
-
-        raise ClientError({"Error": {"Code": "403", "Message": "Forbidden"}}, "HeadBucket")
-
-    def list_objects_v2(self, **kwargs):
-        assert kwargs["Prefix"] == "dashboards/" and kwargs["MaxKeys"] == 1
-        return self.client.list_objects_v2(**kwargs)
-
-
-def test_s3_check_falls_back_to_listing_the_prefix(s3_server):
-    import boto3
-
-    client = boto3.client("s3", endpoint_url=s3_server)
-    client.create_bucket(Bucket="charts")
-    result = doctor.check_s3("s3://charts/dashboards", s3_client=PrefixOnlyRole(client))
-    assert result.status == "ok" and "under dashboards/" in result.detail
-    missing = doctor.check_s3("s3://gone/dashboards", s3_client=PrefixOnlyRole(client))
-    assert missing.status == "fail" and "NoSuchBucket" in missing.detail
+@pytest.mark.parametrize(
+    "source, variable",
+    [
+        ("tiingo", "TIINGO_API_KEY"),
+        ("alphavantage", "ALPHAVANTAGE_API_KEY"),
+        ("stooq", "STOOQ_API_KEY"),
+        ("iex", "IEX_TOKEN"),
+    ],
+)
+def test_every_keyed_source_names_its_missing_key(tmp_path, monkeypatch, capsys, source, variable):
+    monkeypatch.delenv(variable, raising=False)
+    params_file = write_params(tmp_path, source=source)
+    assert cli.main(["doctor", "--params", str(params_file)]) == 8
+    assert f"source {source} needs {variable}, which is not set" in capsys.readouterr().out

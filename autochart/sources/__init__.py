@@ -39,6 +39,11 @@ def get_source(name: str, **options):
     return cls(**options)
 
 
+def key_variable(name: str) -> str | None:
+    """The environment variable a source reads its API key from (None: it needs no key)."""
+    return getattr(SOURCES.get(name), "key_variable", None)
+
+
 def source_options(params) -> dict:
     """What each source may need from the parameters (each takes what it uses)."""
     return {

@@ -38,6 +38,7 @@ def output_size(start: str | None, today: dt.date) -> str:
 
 class AlphaVantageSource(HttpSource):
     name = "alphavantage"
+    key_variable = KEY_VARIABLE  # the environment variable holding the key
     default_base_url = "https://www.alphavantage.co"
 
     def __init__(self, base_url: str | None = None, **options):

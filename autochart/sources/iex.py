@@ -51,6 +51,7 @@ def range_for(start: str | None, today: dt.date | None = None) -> str:
 
 class IexSource(HttpSource):
     name = "iex"
+    key_variable = TOKEN_VARIABLE  # the environment variable holding the key
     default_base_url = "https://cloud.iexapis.com/stable"
     batch_size = MAX_SYMBOLS
 

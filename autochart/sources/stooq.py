@@ -34,6 +34,7 @@ def stooq_symbol(ticker: str) -> str:
 
 class StooqSource(HttpSource):
     name = "stooq"
+    key_variable = KEY_VARIABLE  # the environment variable holding the key
     default_base_url = "https://stooq.com"
 
     def __init__(self, base_url: str | None = None, **options):

@@ -32,6 +32,7 @@ FIELDS = {
 
 class TiingoSource(HttpSource):
     name = "tiingo"
+    key_variable = KEY_VARIABLE  # the environment variable holding the key
     default_base_url = "https://api.tiingo.com"
 
     def __init__(self, base_url: str | None = None, **options):
