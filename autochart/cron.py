@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 EXAMPLE = "'0 7 * * 1-5' (07:00, Monday to Friday)"
 FORMAT = "five fields: minute hour day-of-month month day-of-week"
@@ -49,6 +49,13 @@ def check(expression: str, key: str = "schedule") -> str:
     tidy = " ".join(fields)
     if not croniter.is_valid(tidy):  # a second opinion from the library that computes the times
         raise ValueError(f"{key} {expression!r} is not a valid cron expression, e.g. {EXAMPLE}")
+    try:  # every field can be valid and the date still never come: "0 7 31 2 *" (31 February)
+        next_runs(tidy, count=1)
+    except CroniterBadDateError:
+        raise ValueError(
+            f"{key} {expression!r} never runs: no date matches it (e.g. 31 February); "
+            f"check the day-of-month and month fields"
+        ) from None
     return tidy
 
 

@@ -51,6 +51,22 @@ def test_bad_cron_expression_is_named_with_an_example(expression, named):
     assert "e.g. '0 7 * * 1-5'" in str(info.value)
 
 
+@pytest.mark.parametrize("expression", ["0 7 31 2 *", "0 7 30 2 *", "0 7 31 4,6,9,11 *"])
+def test_a_schedule_no_date_matches_is_refused(expression):
+    with pytest.raises(ValueError, match="never runs: no date matches it"):
+        cron.check(expression)
+    assert cron.check("0 7 29 2 *") == "0 7 29 2 *"  # leap days do come
+
+
+def test_an_impossible_schedule_writes_no_units(tmp_path, capsys):
+    params = write_params(tmp_path, schedule="0 7 31 2 *")
+    units = tmp_path / "units"
+    argv = ["schedule", "install", "--systemd", "--unit-dir", str(units), "--params", str(params)]
+    assert cli.main(argv) == 2
+    assert "never runs" in capsys.readouterr().err
+    assert not units.exists() or not any(units.iterdir())
+
+
 def test_bad_schedule_in_params_exits_2_before_touching_the_crontab(tmp_path, saved_crontab, capsys):
     params = write_params(tmp_path, schedule="0 25 * * *")
     assert cli.main(["schedule", "install", "--params", str(params)]) == 2
