@@ -9,9 +9,12 @@ the cells run so far stay saved in the output notebook.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 from pathlib import Path
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def execute(job: dict) -> dict:
@@ -50,8 +53,23 @@ def _stop_on_sigterm(signum, frame):
     raise KeyboardInterrupt
 
 
+def _stop_when_the_runner_dies() -> None:
+    """Ask Linux to send us SIGTERM if the runner dies (even by SIGKILL), so no orphan run goes on
+    writing into a run folder after the lock is gone. Elsewhere this is skipped."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the runner died before the request took effect
+        raise KeyboardInterrupt
+
+
 def main() -> int:
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    _stop_when_the_runner_dies()
     job = json.load(sys.stdin)
     try:
         outcome = execute(job)

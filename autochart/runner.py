@@ -42,6 +42,7 @@ RUN_RECORD = "run.json"
 RUN_LOG = "run.log"
 KERNEL_NAME = "autochart-runner"
 STOP_GRACE_SECONDS = 15
+EXIT_INTERRUPTED = 130  # the shell's code for a run ended by a signal
 VERSIONED_PACKAGES = (
     "papermill",
     "nbclient",
@@ -127,7 +128,10 @@ def _run_locked(params, publish, notebook, publisher) -> RunResult:
 
 def _execute_and_publish(run_dir, params, notebook, record, publish, publisher) -> RunResult:
     started = time.monotonic()
-    outcome = execute_notebook(notebook, run_dir, params)
+    try:
+        outcome = execute_notebook(notebook, run_dir, params)
+    except KeyboardInterrupt:
+        outcome = {"status": "interrupted"}
     record["timings"] = {"notebook_s": round(time.monotonic() - started, 3)}
     export_html(run_dir)
     record["data"] = facts.read(run_dir)
@@ -181,6 +185,9 @@ def _judge(outcome: dict, run_dir: Path):
     kind = outcome["status"]
     if kind == "ok":
         return "success", EXIT_OK, "", None
+    if kind == "interrupted":
+        message = f"stopped by Ctrl-C or SIGTERM; the cells run so far are in {notebook}"
+        return "interrupted", EXIT_INTERRUPTED, message, {"kind": "interrupted", "message": message}
     if kind == "timeout":
         scope = outcome.get("scope", "run")
         message = (
@@ -275,6 +282,10 @@ def _run_child(job: dict, env: dict, run_timeout: int, run_dir: Path) -> bool:
             log.error("run_timeout of %ds reached: stopping the notebook", run_timeout)
             _stop(child)
             return False
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM (cli turns it into KeyboardInterrupt)
+            log.error("interrupted: stopping the notebook")
+            _stop(child)
+            raise
 
 
 def _stop(child: subprocess.Popen) -> None:

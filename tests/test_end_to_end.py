@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -191,3 +193,41 @@ def test_readme_first_command_runs_offline(tmp_path):
     assert run_record(run_dir)["data"]["tickers"] == ["AAPL", "GOOG", "IBM", "MSFT"]
     assert (tmp_path / "site" / "index.html").is_file()
     assert (tmp_path / "site" / "dashboard.png").read_bytes() == (run_dir / "dashboard.png").read_bytes()
+
+
+def processes_in(folder: Path) -> list[int]:
+    """Pids of the processes working in ``folder`` (the executor and its kernel run there)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and Path(os.readlink(proc / "cwd")) == folder:
+                pids.append(int(proc.name))
+        except OSError:
+            continue
+    return pids
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 130), (signal.SIGKILL, -9)])
+def test_a_stopped_runner_leaves_no_orphan_notebook(tmp_path, sig, code):
+    runner_process = subprocess.Popen(
+        [sys.executable, str(PROJECT_ROOT / "run_notebook.py"), "-q", "-p", "output_dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (
+        (tmp_path / "runs").is_dir() and any(processes_in(d) for d in (tmp_path / "runs").iterdir())
+    ):
+        time.sleep(0.2)
+    run_dir = only_run_dir(tmp_path)
+    time.sleep(2)  # let the kernel start
+    runner_process.send_signal(sig)
+    assert runner_process.wait(timeout=60) == code
+    deadline = time.monotonic() + 30
+    while processes_in(run_dir) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert processes_in(run_dir) == []
+    if sig == signal.SIGTERM:
+        record = run_record(run_dir)
+        assert record["status"] == "interrupted" and record["exit_code"] == 130
+    assert not (tmp_path / "site").exists()
