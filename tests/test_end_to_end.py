@@ -208,22 +208,41 @@ def processes_in(folder: Path) -> list[int]:
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 130), (signal.SIGKILL, -9)])
-def test_a_stopped_runner_leaves_no_orphan_notebook(tmp_path, sig, code):
+def test_a_stopped_runner_leaves_no_orphan_notebook(tmp_path, iex_server, iex_token, sig, code):
+    iex_server.script(Scripted(200, "{}", "application/json", delay=90))  # the fetch cell hangs
+    argv = [
+        "-q",
+        "-p",
+        "output_dir",
+        str(tmp_path),
+        "-p",
+        "source",
+        "iex",
+        "-p",
+        "base_url",
+        iex_server.url,
+        "-p",
+        "http_timeout",
+        "120",
+        "-p",
+        "tickers",
+        "[JPM]",
+    ]
     runner_process = subprocess.Popen(
-        [sys.executable, str(PROJECT_ROOT / "run_notebook.py"), "-q", "-p", "output_dir", str(tmp_path)],
+        [sys.executable, str(PROJECT_ROOT / "run_notebook.py"), *argv],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not (
-        (tmp_path / "runs").is_dir() and any(processes_in(d) for d in (tmp_path / "runs").iterdir())
+        (tmp_path / "runs").is_dir() and any(len(processes_in(d)) >= 2 for d in (tmp_path / "runs").iterdir())
     ):
         time.sleep(0.2)
     run_dir = only_run_dir(tmp_path)
-    time.sleep(2)  # let the kernel start
+    time.sleep(5)  # the kernel is up and waiting for the slow answer
     runner_process.send_signal(sig)
     assert runner_process.wait(timeout=60) == code
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 30  # far less than the 90 s the orphan would otherwise wait
     while processes_in(run_dir) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert processes_in(run_dir) == []
