@@ -174,7 +174,7 @@ def run_command(args: argparse.Namespace) -> int:
         _print_outputs(result)
     else:
         log.error("run failed (exit code %d): %s", result.exit_code, result.message)
-        print(f"run folder (executed notebook, run.json): {result.run_dir}")
+        print(f"run folder (see run.json and run.log): {result.run_dir}")
     return result.exit_code
 
 
