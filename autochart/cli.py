@@ -58,6 +58,10 @@ def add_store_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=("info", "clear"))
     parser.add_argument("tickers", nargs="*", metavar="TICKER", help="only these tickers (default: all)")
     add_common_arguments(parser)
+    add_overrides_argument(parser, "e.g. -p store /data/prices.sqlite")
+
+
+def add_overrides_argument(parser: argparse.ArgumentParser, example: str) -> None:
     parser.add_argument(
         "-p",
         "--parameter",
@@ -66,7 +70,7 @@ def add_store_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar=("KEY", "VALUE"),
         dest="overrides",
-        help="override one parameter, e.g. -p store /data/prices.sqlite",
+        help=f"override one parameter; {example}",
     )
 
 
@@ -106,16 +110,7 @@ def add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser)
-    parser.add_argument(
-        "-p",
-        "--parameter",
-        nargs=2,
-        action="append",
-        default=[],
-        metavar=("KEY", "VALUE"),
-        dest="overrides",
-        help="override one parameter; VALUE is read as YAML, e.g. -p tickers '[JPM, BAC]'",
-    )
+    add_overrides_argument(parser, "VALUE is read as YAML, e.g. -p tickers '[JPM, BAC]'")
     parser.add_argument("--no-publish", action="store_true", help="run everything but publishing the chart")
 
 

@@ -18,10 +18,11 @@ import requests
 from botocore.config import Config
 from botocore.exceptions import ConnectionClosedError
 
-from autochart import cli, config, publish, s3
+from autochart import config, publish, s3
 from autochart.exceptions import PublishError
 from autochart.paths import PROJECT_ROOT
 
+from .conftest import only_run_dir, run_cli
 from .s3_server import FAKE_KEYS, AclEnforcingServer, S3Server, fake_aws_environment
 
 POLICY = PROJECT_ROOT / "deploy" / "s3-bucket-policy.json"
@@ -79,19 +80,6 @@ def example_policy(bucket: str) -> str:
     """deploy/s3-bucket-policy.json with this bucket's name, as a user would adapt it."""
     assert f"my-charts-bucket/{PREFIX}/latest/*" in POLICY.read_text()
     return POLICY.read_text().replace("my-charts-bucket", bucket)
-
-
-def run_cli(output_dir: Path, *pairs: str, extra: list[str] | None = None) -> int:
-    argv = ["-p", "output_dir", str(output_dir)]
-    for key, value in zip(pairs[::2], pairs[1::2], strict=True):
-        argv += ["-p", key, value]
-    return cli.main(argv + (extra or []))
-
-
-def only_run_dir(output_dir: Path) -> Path:
-    runs = sorted((output_dir / "runs").iterdir())
-    assert len(runs) == 1, runs
-    return runs[0]
 
 
 def snapshot(client, bucket: str) -> dict:

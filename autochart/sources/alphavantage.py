@@ -19,9 +19,9 @@ import datetime as dt
 
 import pandas as pd
 
-from .. import nyse, redaction
+from .. import nyse
 from ..exceptions import AuthError, MalformedResponseError, UnknownTickerError
-from .base import HttpSource, empty_tidy, http_options, redact, tidy
+from .base import HttpSource, redact, tidy
 
 KEY_VARIABLE = "ALPHAVANTAGE_API_KEY"
 COMPACT_DAYS = 100  # trading days in a compact answer
@@ -40,19 +40,6 @@ class AlphaVantageSource(HttpSource):
     name = "alphavantage"
     key_variable = KEY_VARIABLE  # the environment variable holding the key
     default_base_url = "https://www.alphavantage.co"
-
-    def __init__(self, base_url: str | None = None, **options):
-        super().__init__(base_url, **http_options(options))
-        self.key = redaction.from_environment(KEY_VARIABLE)
-
-    def auth_hint(self) -> str:
-        if not self.key:
-            return f"{KEY_VARIABLE} is not set: export {KEY_VARIABLE}=<your key>."
-        return f"Check {KEY_VARIABLE} (it is set but the server refused it)."
-
-    def fetch(self, tickers: list[str], start: str | None = None, end: str | None = None) -> pd.DataFrame:
-        frames = [self.fetch_one(t, start, end) for t in tickers]
-        return tidy(pd.concat(frames, ignore_index=True)) if frames else empty_tidy()
 
     def fetch_one(self, ticker: str, start: str | None, end: str | None) -> pd.DataFrame:
         query = {

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import pandas as pd
 import requests
 
+from .. import redaction
 from ..exceptions import (
     AuthError,
     MalformedResponseError,
@@ -77,15 +78,9 @@ class RetryPolicy:
 
 
 RETRYABLE = {429, 500, 502, 503, 504}
+
+
 # The options every HTTP source accepts (``get_source`` passes all options to every source).
-HTTP_OPTIONS = ("session", "timeout", "retry", "sleep", "today")
-
-
-def http_options(options: dict) -> dict:
-    """The subset of ``options`` that ``HttpSource.__init__`` takes."""
-    return {k: v for k, v in options.items() if k in HTTP_OPTIONS}
-
-
 class HttpSource:
     """Base for HTTP sources: one session, a timeout, bounded retries, typed errors."""
 
@@ -93,6 +88,8 @@ class HttpSource:
     default_base_url = ""
     remote = True  # worth keeping in the local store
     batch_size = 1  # tickers one request can carry
+    key_variable: str | None = None  # the environment variable holding the API key, if any
+    key_help = ""  # where to get a key, said when it is missing
 
     def __init__(
         self,
@@ -103,6 +100,7 @@ class HttpSource:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         today: dt.date | None = None,
+        **_other_options,  # every source is built with all options (csv_dir, ...): take ours
     ):
         self.base_url = (base_url or self.default_base_url).rstrip("/")
         self.session = session or requests.Session()
@@ -114,6 +112,7 @@ class HttpSource:
         # Days of splits/dividends seen in the last answers, per ticker, for sources that say so:
         # one newer than the stored history means the stored adjusted closes are out of date.
         self.actions: dict[str, list[str]] = {}
+        self.key = redaction.from_environment(self.key_variable) if self.key_variable else ""
 
     def today(self) -> dt.date:
         return self._today or dt.date.today()
@@ -223,7 +222,20 @@ class HttpSource:
         )
 
     def auth_hint(self) -> str:
-        return "Check the API key in the environment."
+        variable = self.key_variable
+        if not variable:
+            return "Check the API key in the environment."
+        if not self.key:
+            return f"{variable} is not set: {self.key_help}export {variable}=<your key>."
+        return f"Check {variable} (it is set but the server refused it)."
+
+    def fetch(self, tickers: list[str], start: str | None = None, end: str | None = None) -> pd.DataFrame:
+        """One request per ticker (a source whose API batches overrides this)."""
+        frames = [self.fetch_one(t, start, end) for t in tickers]
+        return tidy(pd.concat(frames, ignore_index=True)) if frames else empty_tidy()
+
+    def fetch_one(self, ticker: str, start: str | None, end: str | None) -> pd.DataFrame:
+        raise NotImplementedError(f"{type(self).__name__} must implement fetch_one or fetch")
 
     def json(self, response: requests.Response, shown: str):
         """The body as JSON, or a clear error saying what came instead."""

@@ -14,14 +14,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
 
-from .. import redaction
 from ..exceptions import (
     MalformedResponseError,
     NoPriceDataError,
     UnknownTickerError,
     UnreachableError,
 )
-from .base import HttpSource, http_options, redact, tidy
+from .base import HttpSource, redact, tidy
 
 TOKEN_VARIABLE = "IEX_TOKEN"
 MAX_SYMBOLS = 100
@@ -55,15 +54,6 @@ class IexSource(HttpSource):
     default_base_url = "https://cloud.iexapis.com/stable"
     batch_size = MAX_SYMBOLS
 
-    def __init__(self, base_url: str | None = None, **options):
-        super().__init__(base_url, **http_options(options))
-        self.token = redaction.from_environment(TOKEN_VARIABLE)
-
-    def auth_hint(self) -> str:
-        if not self.token:
-            return f"{TOKEN_VARIABLE} is not set: export {TOKEN_VARIABLE}=<your token>."
-        return f"Check {TOKEN_VARIABLE} (it is set but the server refused it)."
-
     def fetch(self, tickers: list[str], start: str | None = None, end: str | None = None) -> pd.DataFrame:
         chart_range = range_for(start, self.today())
         chunks = [tickers[i : i + MAX_SYMBOLS] for i in range(0, len(tickers), MAX_SYMBOLS)]
@@ -75,8 +65,8 @@ class IexSource(HttpSource):
 
     def _fetch_chunk(self, tickers: list[str], chart_range: str) -> pd.DataFrame:
         query = {"symbols": ",".join(tickers), "types": "chart", "range": chart_range}
-        if self.token:
-            query["token"] = self.token
+        if self.key:
+            query["token"] = self.key
         try:
             response = self.get("stock/market/batch", query)
         except UnreachableError as exc:

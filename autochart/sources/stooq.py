@@ -20,9 +20,8 @@ import io
 
 import pandas as pd
 
-from .. import redaction
 from ..exceptions import AuthError, MalformedResponseError, UnknownTickerError
-from .base import HttpSource, empty_tidy, http_options, redact, tidy
+from .base import HttpSource, redact, tidy
 
 KEY_VARIABLE = "STOOQ_API_KEY"
 COLUMNS = {"Date": "date", "Open": "open", "High": "high", "Low": "low", "Close": "close", "Volume": "volume"}
@@ -35,23 +34,8 @@ def stooq_symbol(ticker: str) -> str:
 class StooqSource(HttpSource):
     name = "stooq"
     key_variable = KEY_VARIABLE  # the environment variable holding the key
+    key_help = "get a key at https://stooq.com/q/d/?s=spy.us&get_apikey and "
     default_base_url = "https://stooq.com"
-
-    def __init__(self, base_url: str | None = None, **options):
-        super().__init__(base_url, **http_options(options))
-        self.key = redaction.from_environment(KEY_VARIABLE)
-
-    def auth_hint(self) -> str:
-        if not self.key:
-            return (
-                f"{KEY_VARIABLE} is not set: get a key at "
-                f"https://stooq.com/q/d/?s=spy.us&get_apikey and export {KEY_VARIABLE}=<key>."
-            )
-        return f"Check {KEY_VARIABLE} (it is set but the server refused it)."
-
-    def fetch(self, tickers: list[str], start: str | None = None, end: str | None = None) -> pd.DataFrame:
-        frames = [self.fetch_one(t, start, end) for t in tickers]
-        return tidy(pd.concat(frames, ignore_index=True)) if frames else empty_tidy()
 
     def fetch_one(self, ticker: str, start: str | None, end: str | None) -> pd.DataFrame:
         query = {"s": stooq_symbol(ticker), "i": "d"}

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .. import redaction
 from ..exceptions import MalformedResponseError, NoPriceDataError, UnknownTickerError
-from .base import HttpSource, empty_tidy, http_options, tidy
+from .base import HttpSource, tidy
 
 KEY_VARIABLE = "TIINGO_API_KEY"
 FIELDS = {
@@ -34,19 +33,6 @@ class TiingoSource(HttpSource):
     name = "tiingo"
     key_variable = KEY_VARIABLE  # the environment variable holding the key
     default_base_url = "https://api.tiingo.com"
-
-    def __init__(self, base_url: str | None = None, **options):
-        super().__init__(base_url, **http_options(options))
-        self.key = redaction.from_environment(KEY_VARIABLE)
-
-    def auth_hint(self) -> str:
-        if not self.key:
-            return f"{KEY_VARIABLE} is not set: export {KEY_VARIABLE}=<your key>."
-        return f"Check {KEY_VARIABLE} (it is set but the server refused it)."
-
-    def fetch(self, tickers: list[str], start: str | None = None, end: str | None = None) -> pd.DataFrame:
-        frames = [self.fetch_one(t, start, end) for t in tickers]
-        return tidy(pd.concat(frames, ignore_index=True)) if frames else empty_tidy()
 
     def fetch_one(self, ticker: str, start: str | None, end: str | None) -> pd.DataFrame:
         query = {

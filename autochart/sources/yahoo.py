@@ -21,7 +21,7 @@ import datetime as dt
 import pandas as pd
 
 from ..exceptions import MalformedResponseError, NoPriceDataError, UnknownTickerError
-from .base import HttpSource, empty_tidy, http_options, redact, tidy
+from .base import HttpSource, redact, tidy
 
 QUOTE_FIELDS = ("open", "high", "low", "close", "volume")
 
@@ -34,13 +34,6 @@ def unix(day: str | dt.date) -> int:
 class YahooSource(HttpSource):
     name = "yahoo"
     default_base_url = "https://query2.finance.yahoo.com"
-
-    def __init__(self, base_url: str | None = None, **options):
-        super().__init__(base_url, **http_options(options))
-
-    def fetch(self, tickers: list[str], start: str | None = None, end: str | None = None) -> pd.DataFrame:
-        frames = [self.fetch_one(t, start, end) for t in tickers]
-        return tidy(pd.concat(frames, ignore_index=True)) if frames else empty_tidy()
 
     def fetch_one(self, ticker: str, start: str | None, end: str | None) -> pd.DataFrame:
         last = pd.Timestamp(end).date() if end else self.today()
