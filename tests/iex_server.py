@@ -160,19 +160,24 @@ class IexServer:
                 server.requests.append(
                     {"path": parts.path, "query": query, "status": reply.status, "rows": _count_rows(reply)}
                 )
-                payload = reply.body.encode()
-                self.send_response(reply.status)
-                self.send_header("Content-Type", reply.content_type)
-                self.send_header("Content-Length", str(len(payload)))
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(payload)
+                send(self, reply)
 
             def log_message(self, *args):  # keep test output quiet
                 pass
 
         return Handler
+
+
+def send(handler: BaseHTTPRequestHandler, reply: Scripted) -> None:
+    """Write ``reply`` as the HTTP answer of ``handler`` (status, headers, body)."""
+    payload = reply.body.encode()
+    handler.send_response(reply.status)
+    handler.send_header("Content-Type", reply.content_type)
+    handler.send_header("Content-Length", str(len(payload)))
+    for name, value in reply.headers.items():
+        handler.send_header(name, value)
+    handler.end_headers()
+    handler.wfile.write(payload)
 
 
 def within(rows: list[dict], chart_range: str, today: str | None = None) -> list[dict]:

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
 
-from .iex_server import PRICES, SHARED, Scripted
+from .iex_server import PRICES, SHARED, Scripted, send
 
 RESPONSES = SHARED / "data" / "responses"
 TIINGO_JSON = RESPONSES / "tiingo" / "daily_GOOGL_2018-01-05_2018-01-19.json"
@@ -124,14 +124,7 @@ class LocalServer:
                     if part in parts.path:
                         event.wait(timeout=60)
                 time.sleep(reply.delay + server.pace)
-                payload = reply.body.encode()
-                self.send_response(reply.status)
-                self.send_header("Content-Type", reply.content_type)
-                self.send_header("Content-Length", str(len(payload)))
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(payload)
+                send(self, reply)
 
             def log_message(self, *args):
                 pass
